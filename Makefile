@@ -1,0 +1,68 @@
+# Cadence — `make run` serves the app, `make test` runs the whole suite. `make help` lists all.
+SHELL := /bin/bash
+PYTHON ?= python3.11
+VENV := .venv
+PY := $(VENV)/bin/python
+HOST ?= 127.0.0.1
+PORT ?= 8000
+WORKERS ?= 2
+WORKER_CLASS ?= sync
+PYTEST_ARGS ?=
+# Development defaults; production sets DEBUG=false and a real SECRET_KEY.
+export DEBUG ?= true
+
+.DEFAULT_GOAL := help
+.PHONY: help venv services stop status migrate demo run test lint format check ci clean
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
+
+$(VENV)/.installed: requirements/base.txt requirements/dev.txt
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements/dev.txt
+	@touch $@
+
+venv: $(VENV)/.installed ## Create .venv and install the pinned requirements
+
+services: venv ## Start embedded PostgreSQL/Redis (unless DATABASE_URL/REDIS_URL are set)
+	@mkdir -p .data/static
+	@$(PY) scripts/devservices.py start
+
+stop: ## Stop the embedded servers
+	@$(PY) scripts/devservices.py stop
+
+status: ## Show whether the embedded servers run
+	@$(PY) scripts/devservices.py status
+
+migrate: services ## Apply migrations
+	$(PY) manage.py migrate --no-input
+
+demo: migrate ## Load the demo data if the database is empty; print the logins
+	$(PY) manage.py seed --demo --if-empty
+
+run: demo ## Set up everything, then serve on 127.0.0.1:8000 with gunicorn
+	@echo "API docs: http://$(HOST):$(PORT)/api/docs   health: http://$(HOST):$(PORT)/health"
+	$(VENV)/bin/gunicorn config.wsgi:application -c config/gunicorn.conf.py \
+		--bind $(HOST):$(PORT) --workers $(WORKERS) --worker-class $(WORKER_CLASS)
+
+test: services ## Set up everything, then run the whole test suite
+	$(VENV)/bin/pytest $(PYTEST_ARGS)
+
+lint: venv ## ruff check and format check
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: venv ## Apply ruff fixes and formatting
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+check: services ## Django system checks and the missing-migrations check
+	$(PY) manage.py check
+	$(PY) manage.py makemigrations --check --dry-run
+
+ci: ## What .ci/run runs
+	bash .ci/run
+
+clean: stop ## Stop the servers and delete .data/ (the embedded databases)
+	rm -rf .data

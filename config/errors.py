@@ -1,0 +1,112 @@
+"""One error type for domain code, and the one envelope every error under /api/ is sent in.
+
+    {"error": "not_found", "message": "…", "details": [{"loc": [...], "msg": "…"}],
+     "request_id": "…"}
+
+Domain code raises `ApplicationError` (or `NotFound`, `Forbidden`, `Conflict`,
+`Unprocessable`, `Unauthorized`); `config.api` and `config.middleware` turn it, Ninja's
+validation errors, `Http404` and unexpected exceptions into this envelope.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.http import HttpRequest, JsonResponse
+
+ERROR_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    413: "payload_too_large",
+    422: "validation_error",
+    429: "rate_limited",
+    500: "internal_error",
+    503: "service_unavailable",
+    504: "timeout",
+}
+DEFAULT_MESSAGES = {
+    400: "The request could not be parsed.",
+    401: "Authentication credentials are missing, invalid, expired or revoked.",
+    403: "Your role does not allow this action.",
+    404: "Not found.",
+    405: "Method not allowed.",
+    409: "The request conflicts with the current state.",
+    413: "The request body is too large.",
+    422: "The request is not valid.",
+    429: "Too many requests.",
+    500: "Internal server error.",
+    503: "The service is unavailable.",
+    504: "The request took too long.",
+}
+
+Detail = dict[str, Any]
+
+
+class ApplicationError(Exception):
+    status = 400
+
+    def __init__(
+        self,
+        message: str | None = None,
+        *,
+        code: str | None = None,
+        details: list[Detail] | None = None,
+        status: int | None = None,
+    ) -> None:
+        if status is not None:
+            self.status = status
+        self.code = code or ERROR_CODES.get(self.status, "error")
+        self.message = message or DEFAULT_MESSAGES.get(self.status, "Error.")
+        self.details = details or []
+        super().__init__(self.message)
+
+
+class Unauthorized(ApplicationError):
+    status = 401
+
+
+class Forbidden(ApplicationError):
+    status = 403
+
+
+class NotFound(ApplicationError):
+    status = 404
+
+
+class Conflict(ApplicationError):
+    status = 409
+
+
+class Unprocessable(ApplicationError):
+    status = 422
+
+
+def detail(loc: list[str | int], msg: str) -> Detail:
+    return {"loc": loc, "msg": msg}
+
+
+def error_response(
+    request: HttpRequest,
+    status: int,
+    *,
+    code: str | None = None,
+    message: str | None = None,
+    details: list[Detail] | None = None,
+) -> JsonResponse:
+    body = {
+        "error": code or ERROR_CODES.get(status, "error"),
+        "message": message or DEFAULT_MESSAGES.get(status, "Error."),
+        "details": details or [],
+        "request_id": getattr(request, "request_id", ""),
+    }
+    return JsonResponse(body, status=status)
+
+
+def application_error_response(request: HttpRequest, exc: ApplicationError) -> JsonResponse:
+    return error_response(
+        request, exc.status, code=exc.code, message=exc.message, details=exc.details
+    )

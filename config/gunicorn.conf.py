@@ -1,0 +1,18 @@
+"""gunicorn settings. Sync workers by default: measured fastest for this synchronous API
+(DESIGN.md §8; `manage.py bench --http` compares worker classes)."""
+
+import multiprocessing
+import os
+
+bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:8000")
+workers = int(os.environ.get("WEB_CONCURRENCY", multiprocessing.cpu_count()))
+worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "sync")
+threads = int(os.environ.get("GUNICORN_THREADS", "1"))
+timeout = int(os.environ.get("GUNICORN_TIMEOUT", "40"))  # above REQUEST_TIMEOUT (30 s)
+graceful_timeout = 20
+keepalive = 5
+max_requests = 10000  # recycle workers now and then, with jitter so they do not all restart
+max_requests_jitter = 1000
+accesslog = None  # the structured request log (perf.middleware) replaces the access log
+errorlog = "-"
+loglevel = os.environ.get("LOG_LEVEL", "info").lower()

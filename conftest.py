@@ -1,0 +1,153 @@
+"""Shared fixtures: real PostgreSQL and Redis, a per-run cache key prefix, and three actors
+in one org (admin, manager, employee reporting to the manager) plus an outsider in another."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import Any
+from urllib.parse import urlencode
+
+import pytest
+from django.core.cache import cache
+from django.test import Client
+
+from orgs import cache as org_cache
+from orgs.models import Membership
+from orgs.tenancy import org_id_hints_clear
+from users.models import User
+from users.tokens import access_token_encode
+
+RUN_PREFIX = f"test-{uuid.uuid4().hex[:10]}"
+
+
+def pytest_configure(config):
+    from django.conf import settings
+
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    # Each run has its own key prefix, so runs (and developers) never see each other's entries.
+    settings.CACHES["default"]["KEY_PREFIX"] = RUN_PREFIX
+
+
+def pytest_sessionfinish(session, exitstatus):
+    try:
+        cache.delete_pattern("*")
+    except Exception:  # noqa: BLE001, S110 - cleanup only; Redis may be stopped by a test
+        pass
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache():
+    """Database rows roll back after each test; cached copies of them must go too."""
+    cache.delete_pattern("*")
+    org_id_hints_clear()
+    org_cache._pending_bumps.clear()
+    yield
+
+
+class ApiClient:
+    """Calls the API as a member (`/api/org/{slug}` + path), a user (absolute path) or nobody."""
+
+    def __init__(self) -> None:
+        self.client = Client()
+
+    @staticmethod
+    def token_for(user: User) -> str:
+        return access_token_encode(user_id=user.pk, version=user.token_version)
+
+    def request(
+        self,
+        method: str,
+        actor: Membership | User | None,
+        path: str,
+        data: Any = None,
+        token: str | None = None,
+        **headers: str,
+    ):
+        if isinstance(actor, Membership):
+            url = f"/api/org/{actor.org.slug}{path}"
+            token = token or self.token_for(actor.user)
+        else:
+            url = path
+            if actor is not None:
+                token = token or self.token_for(actor)
+        if token:
+            headers["HTTP_AUTHORIZATION"] = f"Bearer {token}"
+        body = data if data is None or isinstance(data, str) else json.dumps(data)
+        return self.client.generic(
+            method, url, data=body or "", content_type="application/json", **headers
+        )
+
+    def get(self, actor, path, params: dict[str, Any] | None = None, **kwargs):
+        if params:
+            path = f"{path}?{urlencode(params, doseq=True)}"
+        return self.request("GET", actor, path, **kwargs)
+
+    def post(self, actor, path, data=None, **kwargs):
+        return self.request("POST", actor, path, data, **kwargs)
+
+    def put(self, actor, path, data=None, **kwargs):
+        return self.request("PUT", actor, path, data, **kwargs)
+
+    def patch(self, actor, path, data=None, **kwargs):
+        return self.request("PATCH", actor, path, data, **kwargs)
+
+    def delete(self, actor, path, **kwargs):
+        return self.request("DELETE", actor, path, **kwargs)
+
+
+@pytest.fixture
+def api() -> ApiClient:
+    return ApiClient()
+
+
+@pytest.fixture
+def org(db):
+    from orgs.tests.factories import OrganizationFactory
+
+    return OrganizationFactory(slug="acme-test", name="Acme Test")
+
+
+@pytest.fixture
+def other_org(db):
+    from orgs.tests.factories import OrganizationFactory
+
+    return OrganizationFactory(slug="globex-test", name="Globex Test")
+
+
+@pytest.fixture
+def department(org):
+    from orgs.tests.factories import DepartmentFactory
+
+    return DepartmentFactory(org=org, name="Engineering")
+
+
+@pytest.fixture
+def admin(org, department):
+    from orgs.tests.factories import MembershipFactory
+
+    return MembershipFactory(org=org, role=Membership.Role.ADMIN, department=department)
+
+
+@pytest.fixture
+def manager(org, department):
+    from orgs.tests.factories import MembershipFactory
+
+    return MembershipFactory(org=org, role=Membership.Role.MANAGER, department=department)
+
+
+@pytest.fixture
+def employee(org, department, manager):
+    from orgs.tests.factories import MembershipFactory
+
+    return MembershipFactory(
+        org=org, role=Membership.Role.EMPLOYEE, department=department, supervisor=manager
+    )
+
+
+@pytest.fixture
+def outsider(other_org):
+    """An admin of another org: powerful there, nobody here."""
+    from orgs.tests.factories import MembershipFactory
+
+    return MembershipFactory(org=other_org, role=Membership.Role.ADMIN)

@@ -1,0 +1,5 @@
+from ninja import Router
+
+from orgs.tenancy import OrgMemberAuth
+
+router = Router(auth=OrgMemberAuth(), tags=["evaluations"])

@@ -1,0 +1,139 @@
+from __future__ import annotations
+
+from django.conf import settings
+from django.core.validators import RegexValidator
+from django.db import models
+from django.utils import timezone
+
+SLUG_PATTERN = r"^[a-z0-9-]{2,50}$"
+
+
+class Organization(models.Model):
+    """A tenant. Addressed by slug under /api/org/{slug}/."""
+
+    slug = models.CharField(
+        max_length=50,
+        unique=True,
+        validators=[RegexValidator(SLUG_PATTERN, "2–50 characters: a-z, 0-9 and '-'.")],
+    )
+    name = models.CharField(max_length=200)
+    is_active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    rating_scale = models.PositiveSmallIntegerField(
+        default=5, help_text="Ratings run from 1 to this value."
+    )
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(slug__regex=SLUG_PATTERN), name="orgs_org_slug_format"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(rating_scale__gte=2, rating_scale__lte=10),
+                name="orgs_org_rating_scale_range",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.slug
+
+    @classmethod
+    def from_db(cls, db, field_names, values):
+        instance = super().from_db(db, field_names, values)
+        instance._loaded_slug = instance.__dict__.get("slug")
+        return instance
+
+
+class Department(models.Model):
+    org = models.ForeignKey(
+        Organization, on_delete=models.CASCADE, related_name="departments", db_index=False
+    )
+    name = models.CharField(max_length=200)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["org", "name"], name="orgs_department_unique_name"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Membership(models.Model):
+    """A user's place in one org: role, department, supervisor. Addressed as `member_id`."""
+
+    class Role(models.TextChoices):
+        ADMIN = "admin"
+        MANAGER = "manager"
+        EMPLOYEE = "employee"
+
+    org = models.ForeignKey(
+        Organization, on_delete=models.CASCADE, related_name="memberships", db_index=False
+    )
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships"
+    )
+    role = models.CharField(max_length=16, choices=Role.choices, default=Role.EMPLOYEE)
+    department = models.ForeignKey(
+        Department, on_delete=models.SET_NULL, null=True, blank=True, related_name="members"
+    )
+    supervisor = models.ForeignKey(
+        "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="reports"
+    )
+    title = models.CharField(max_length=200, blank=True, default="")
+    is_active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["org", "user"], name="orgs_membership_unique_user"),
+            models.CheckConstraint(
+                condition=models.Q(role__in=["admin", "manager", "employee"]),
+                name="orgs_membership_role_valid",
+            ),
+            models.CheckConstraint(
+                condition=~models.Q(supervisor=models.F("id")),
+                name="orgs_membership_not_own_supervisor",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["org", "-created_at", "-id"], name="orgs_member_org_created"),
+            models.Index(fields=["org", "role"], name="orgs_member_org_role"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user_id}@{self.org_id} ({self.role})"
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == self.Role.ADMIN
+
+
+class AuditEvent(models.Model):
+    """Who changed what, written in the same transaction as the change it records."""
+
+    org = models.ForeignKey(
+        Organization, on_delete=models.CASCADE, related_name="audit_events", db_index=False
+    )
+    actor = models.ForeignKey(
+        Membership, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    action = models.CharField(max_length=64)
+    entity_type = models.CharField(max_length=32)
+    entity_id = models.BigIntegerField()
+    changes = models.JSONField(default=dict, blank=True)
+    request_id = models.CharField(max_length=64, blank=True, default="")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["org", "-created_at", "-id"], name="orgs_audit_org_created"),
+            models.Index(
+                fields=["org", "entity_type", "entity_id", "-created_at"],
+                name="orgs_audit_org_entity",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.action} {self.entity_type}:{self.entity_id}"

@@ -1,0 +1,23 @@
+"""Role rules of the orgs app, in one place (DESIGN.md §3 "Roles")."""
+
+from __future__ import annotations
+
+from config.errors import Forbidden
+from orgs.models import Membership
+
+ROLE_NOT_ALLOWED = "Your role does not allow this action."
+ADMIN = Membership.Role.ADMIN
+MANAGER = Membership.Role.MANAGER
+
+
+def ensure_role(actor: Membership, *roles: str, message: str = ROLE_NOT_ALLOWED) -> None:
+    if actor.role not in roles:
+        raise Forbidden(message)
+
+
+def ensure_admin(actor: Membership) -> None:
+    ensure_role(actor, ADMIN)
+
+
+def ensure_admin_or_manager(actor: Membership) -> None:
+    ensure_role(actor, ADMIN, MANAGER)

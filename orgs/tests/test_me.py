@@ -1,0 +1,30 @@
+def test_org_me_returns_the_callers_member_item_and_org(api, employee, manager):
+    response = api.get(employee, "/me")
+
+    assert response.status_code == 200
+    body = response.json()
+    assert body["id"] == employee.pk
+    assert body["user_id"] == employee.user_id
+    assert body["email"] == employee.user.email
+    assert body["role"] == "employee"
+    assert body["supervisor_id"] == manager.pk
+    assert body["org"] == {"slug": "acme-test", "name": "Acme Test"}
+    assert "password" not in response.content.decode()
+
+
+def test_a_warm_org_request_costs_no_sql(api, employee, django_assert_num_queries):
+    api.get(employee, "/me")  # cold: fills the token, org and member caches
+    # warm: auth and tenant resolution come from one Redis MGET
+    with django_assert_num_queries(0):
+        response = api.get(employee, "/me")
+    assert response.status_code == 200
+    assert 'desc="1 calls"' in response["Server-Timing"]
+
+
+def test_a_member_of_another_org_gets_the_same_404_as_an_unknown_slug(api, employee, outsider):
+    foreign = api.get(employee.user, f"/api/org/{outsider.org.slug}/me")
+    unknown = api.get(employee.user, "/api/org/no-such-org/me")
+
+    assert foreign.status_code == unknown.status_code == 404
+    strip = lambda body: {k: v for k, v in body.items() if k != "request_id"}  # noqa: E731
+    assert strip(foreign.json()) == strip(unknown.json())

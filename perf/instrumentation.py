@@ -1,0 +1,74 @@
+"""Per-request counters for SQL queries and Redis round trips.
+
+The counters live in a context variable that `perf.middleware` opens for each request, so
+they are exact per request under threads and under asyncio alike. Redis is counted at the
+connection: one `send_packed_command` is one round trip (an MGET or a whole pipeline is one).
+"""
+
+from __future__ import annotations
+
+import time
+from contextvars import ContextVar
+from dataclasses import dataclass
+from functools import cache
+
+import redis
+
+
+@dataclass(slots=True)
+class RequestStats:
+    db_queries: int = 0
+    db_seconds: float = 0.0
+    cache_calls: int = 0
+    cache_seconds: float = 0.0
+
+
+current_stats: ContextVar[RequestStats | None] = ContextVar("current_stats", default=None)
+
+
+def count_queries(execute, sql, params, many, context):
+    """A `connection.execute_wrapper` that counts and times every SQL statement."""
+    stats = current_stats.get()
+    if stats is None:
+        return execute(sql, params, many, context)
+    started = time.perf_counter()
+    try:
+        return execute(sql, params, many, context)
+    finally:
+        stats.db_queries += 1
+        stats.db_seconds += time.perf_counter() - started
+
+
+@cache
+def _instrumented(connection_class: type) -> type:
+    class InstrumentedConnection(connection_class):
+        def send_packed_command(self, command, check_health=True):
+            stats = current_stats.get()
+            if stats is None:
+                return super().send_packed_command(command, check_health)
+            started = time.perf_counter()
+            try:
+                return super().send_packed_command(command, check_health)
+            finally:
+                stats.cache_calls += 1
+                stats.cache_seconds += time.perf_counter() - started
+
+        def read_response(self, *args, **kwargs):
+            stats = current_stats.get()
+            if stats is None:
+                return super().read_response(*args, **kwargs)
+            started = time.perf_counter()
+            try:
+                return super().read_response(*args, **kwargs)
+            finally:
+                stats.cache_seconds += time.perf_counter() - started
+
+    InstrumentedConnection.__name__ = f"Instrumented{connection_class.__name__}"
+    return InstrumentedConnection
+
+
+class InstrumentedConnectionPool(redis.ConnectionPool):
+    """A redis-py pool whose connections (TCP or unix socket) report to `current_stats`."""
+
+    def __init__(self, connection_class=redis.Connection, **kwargs):
+        super().__init__(connection_class=_instrumented(connection_class), **kwargs)

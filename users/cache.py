@@ -1,0 +1,23 @@
+"""Cache keys of authentication (DESIGN.md §5). The only module that spells them."""
+
+from __future__ import annotations
+
+import hashlib
+
+from django.core.cache import cache
+
+TOKEN_TTL_MAX = 60
+USER_VERSION_TTL = 300
+
+
+def token_key(token: str) -> str:
+    return f"auth:tok:{hashlib.sha256(token.encode()).hexdigest()}"
+
+
+def user_version_key(user_id: int) -> str:
+    return f"auth:ver:{user_id}"
+
+
+def user_version_store(*, user_id: int, version: int) -> None:
+    """Written, never deleted: a revoked token must fail on the very next request."""
+    cache.set(user_version_key(user_id), version, USER_VERSION_TTL)

@@ -1,0 +1,26 @@
+from __future__ import annotations
+
+from ninja import Schema
+from pydantic import ConfigDict, Field
+
+
+class StrictIn(Schema):
+    """Input schemas reject unknown fields (422), so nothing unexpected is ever bound."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class LoginIn(StrictIn):
+    email: str = Field(max_length=254)
+    password: str = Field(max_length=256)
+
+
+class RefreshIn(StrictIn):
+    refresh_token: str = Field(max_length=4096)
+
+
+class TokenPairOut(Schema):
+    access_token: str
+    refresh_token: str
+    token_type: str = "bearer"
+    expires_in: int

@@ -1,0 +1,104 @@
+"""Writes of the users app: login, token refresh with rotation, logout."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from config.errors import Unauthorized
+from users.cache import user_version_store
+from users.models import RefreshToken, User, normalize_email
+from users.tokens import (
+    INVALID_TOKEN,
+    REFRESH,
+    access_token_encode,
+    refresh_token_encode,
+    token_decode,
+)
+
+INVALID_CREDENTIALS = "The email or password is not correct."
+
+
+@dataclass(frozen=True, slots=True)
+class TokenPair:
+    access_token: str
+    refresh_token: str
+    token_type: str = "bearer"
+    expires_in: int = 0
+
+
+def _token_pair_issue(*, user: User, family: uuid.UUID) -> TokenPair:
+    refresh = RefreshToken.objects.create(
+        user=user,
+        family=family,
+        expires_at=timezone.now() + timedelta(seconds=settings.JWT_REFRESH_TTL),
+    )
+    return TokenPair(
+        access_token=access_token_encode(user_id=user.pk, version=user.token_version),
+        refresh_token=refresh_token_encode(
+            user_id=user.pk, version=user.token_version, jti=refresh.jti, family=family
+        ),
+        expires_in=settings.JWT_ACCESS_TTL,
+    )
+
+
+def auth_login(*, email: str, password: str) -> TokenPair:
+    user = User.objects.filter(email=normalize_email(email)).first()
+    if user is None:
+        User().set_password(password)  # same work as a real check: no timing oracle for emails
+        raise Unauthorized(INVALID_CREDENTIALS)
+    if not user.check_password(password) or not user.is_active:
+        raise Unauthorized(INVALID_CREDENTIALS)
+    return _token_pair_issue(user=user, family=uuid.uuid4())
+
+
+def _user_tokens_revoke(*, user_id: int) -> int:
+    """Bumps token_version (every access and refresh token of the user stops working) and
+    publishes the new version to the cache once committed."""
+    User.objects.filter(pk=user_id).update(token_version=F("token_version") + 1)
+    version = User.objects.filter(pk=user_id).values_list("token_version", flat=True).first()
+    if version is not None:
+        transaction.on_commit(lambda: user_version_store(user_id=user_id, version=version))
+    return version or 0
+
+
+def auth_refresh(*, refresh_token: str) -> TokenPair:
+    claims = token_decode(refresh_token, expected_type=REFRESH)
+    try:
+        jti = uuid.UUID(claims.get("jti", ""))
+    except (ValueError, TypeError, AttributeError) as exc:
+        raise Unauthorized(INVALID_TOKEN) from exc
+
+    with transaction.atomic():
+        row = (
+            RefreshToken.objects.select_for_update()
+            .select_related("user")
+            .filter(jti=jti, user_id=claims["user_id"])
+            .first()
+        )
+        if row is None or row.revoked or row.expires_at <= timezone.now():
+            raise Unauthorized(INVALID_TOKEN)
+        if row.used_at is None:
+            user = row.user
+            if not user.is_active or user.token_version != claims["ver"]:
+                raise Unauthorized(INVALID_TOKEN)
+            row.used_at = timezone.now()
+            row.save(update_fields=["used_at"])
+            return _token_pair_issue(user=user, family=row.family)
+        # A refresh token presented twice was stolen or replayed: revoke its family and,
+        # since the thief cannot be told from the owner, every token of the user.
+        RefreshToken.objects.filter(family=row.family).update(revoked=True)
+        _user_tokens_revoke(user_id=row.user_id)
+    raise Unauthorized(INVALID_TOKEN)  # after the commit, so the revocation is kept
+
+
+@transaction.atomic
+def auth_logout(*, user_id: int) -> None:
+    RefreshToken.objects.filter(user_id=user_id, revoked=False).update(revoked=True)
+    _user_tokens_revoke(user_id=user_id)
