@@ -100,6 +100,9 @@ if DB_POOL:
     }
     DATABASES["default"]["CONN_MAX_AGE"] = 0
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+# Lets several test runs share one server (each with its own test database).
+if env.str("TEST_DATABASE_NAME", default=""):
+    DATABASES["default"]["TEST"] = {"NAME": env.str("TEST_DATABASE_NAME")}
 # PgBouncer in transaction mode cannot keep server-side prepared statements or cursors.
 if env.bool("DB_PGBOUNCER", default=False):
     _db_options["prepare_threshold"] = None

@@ -1,0 +1,67 @@
+"""`Goal.target_data`: a discriminated union on `type`, one shape per goal category.
+
+Used at the API boundary (GoalCreate / GoalUpdate) and again by `Goal.save()`, so neither the
+admin nor a service can store an invalid structure. Catalog ids are checked against the org
+by the goal services (a database question, not a shape question).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+
+ShortText = Annotated[str, Field(min_length=1, max_length=500)]
+
+
+class _Target(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class PerformanceTarget(_Target):
+    type: Literal["performance"]
+    metric: str = Field(min_length=1, max_length=200)
+    target: float
+    unit: str = Field(min_length=1, max_length=50)
+    baseline: float | None = None
+    direction: Literal["increase", "decrease", "maintain"]
+
+
+class CompetencyTarget(_Target):
+    type: Literal["competency"]
+    competency_id: int = Field(ge=1)
+    expected_level: int = Field(ge=1, le=5)
+    action_plan: list[ShortText] = Field(default_factory=list, max_length=10)
+
+
+class CoreValueTarget(_Target):
+    type: Literal["core_value"]
+    core_value_id: int = Field(ge=1)
+    behaviors: list[ShortText] = Field(min_length=1, max_length=10)
+
+
+TargetData = Annotated[
+    PerformanceTarget | CompetencyTarget | CoreValueTarget, Field(discriminator="type")
+]
+target_data_adapter: TypeAdapter[TargetData] = TypeAdapter(TargetData)
+
+
+def target_data_errors(category: str, data: object) -> list[tuple[tuple, str]]:
+    """[(loc within target_data, message)]; empty when `data` is valid for `category`.
+
+    The union's tag segment that pydantic inserts in locs is dropped: `("expected_level",)`,
+    not `("competency", "expected_level")`.
+    """
+    try:
+        parsed = target_data_adapter.validate_python(data)
+    except ValidationError as exc:
+        errors = []
+        for error in exc.errors():
+            loc = tuple(error["loc"])
+            if loc and loc[0] in ("performance", "competency", "core_value"):
+                loc = loc[1:]
+            errors.append((loc, error["msg"]))
+        return errors
+    if parsed.type != category:
+        return [(("type",), f"must equal the goal's category ({category!r})")]
+    return []
