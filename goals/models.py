@@ -136,10 +136,6 @@ class Goal(models.Model):
     def __str__(self) -> str:
         return self.title
 
-    def clean(self) -> None:
-        super().clean()
-        self.validate_target_data()
-
     def save(self, *args, **kwargs) -> None:
         self.validate_target_data()  # the admin and services cannot store an invalid shape
         self.updated_at = timezone.now()
@@ -158,3 +154,7 @@ class Goal(models.Model):
                     ]
                 }
             )
+
+    def clean(self) -> None:
+        super().clean()
+        self.validate_target_data()
