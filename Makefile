@@ -12,7 +12,7 @@ PYTEST_ARGS ?=
 export DEBUG ?= true
 
 .DEFAULT_GOAL := help
-.PHONY: help venv services stop status migrate demo run test lint format check ci clean
+.PHONY: help venv services stop status migrate demo run test lint format check ci clean seed bench bench-ci
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -48,6 +48,18 @@ run: demo ## Set up everything, then serve on 127.0.0.1:8000 with gunicorn
 
 test: services ## Set up everything, then run the whole test suite
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
+
+seed: migrate ## Load the reference data set (20,000 members; see `manage.py seed --help`)
+	$(PY) manage.py seed $(SEED_ARGS)
+
+bench: migrate ## Run the benchmark on the seeded data and check perf/budgets.toml
+	$(PY) manage.py bench $(BENCH_ARGS)
+
+bench-ci: migrate ## CI gate: seed a small org (once) and check the query budgets
+	$(PY) manage.py seed --slug ci-bench --members 500 --goals-per-member 10 --small-orgs 5 \
+		>/dev/null 2>&1 || true
+	$(PY) manage.py bench --slug ci-bench --requests 50 --warmup 5 --no-ratios \
+		--json .data/bench-ci.json --html .data/bench-ci.html
 
 lint: venv ## ruff check and format check
 	$(VENV)/bin/ruff check .
