@@ -1,7 +1,7 @@
 from ninja import Path, Router
 
-from dashboards.schemas import StatsOut
-from dashboards.selectors import dashboard_stats
+from dashboards.schemas import AdminDashboardOut, MyDashboardOut, StatsOut
+from dashboards.selectors import dashboard_admin, dashboard_me, dashboard_stats
 from orgs.pagecache import cached_page
 from orgs.permissions import ensure_admin
 from orgs.tenancy import OrgMemberAuth
@@ -21,4 +21,34 @@ def stats(request, org_slug: Path[str]):
         audience="admin",
         params={},
         build=lambda: dashboard_stats(org=member.org),
+    )
+
+
+@router.get("/dashboards/admin", response=AdminDashboardOut)
+def admin_dashboard(request, org_slug: Path[str], period_id: int | None = None):
+    """Members, goals by status and category, completion per department and rating
+    distribution for a period (default: the active one). Admin only; cached, ETag → 304."""
+    member = request.auth
+    ensure_admin(member)
+    return cached_page(
+        request=request,
+        member=member,
+        name="dashboards.admin",
+        audience="admin",
+        params={"period_id": period_id},
+        build=lambda: dashboard_admin(org=member.org, period_id=period_id),
+    )
+
+
+@router.get("/dashboards/me", response=MyDashboardOut)
+def my_dashboard(request, org_slug: Path[str], period_id: int | None = None):
+    """The caller's own progress in a period (default: the active one)."""
+    member = request.auth
+    return cached_page(
+        request=request,
+        member=member,
+        name="dashboards.me",
+        audience=f"member:{member.pk}",
+        params={"period_id": period_id},
+        build=lambda: dashboard_me(org=member.org, member=member, period_id=period_id),
     )

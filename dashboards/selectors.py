@@ -3,10 +3,17 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from django.db.models import Count, Q
+from django.db.models import Count, F, IntegerField, OuterRef, Q, Subquery, Sum, Value
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from orgs.models import Membership, Organization
+from config.errors import NotFound
+from evaluations.models import SelfAssessment, SupervisorFeedback
+from goals.models import Goal, Period
+from orgs.models import Department, Membership, Organization
+
+PERIOD_NOT_FOUND = "Period not found."
+PERIOD_FIELDS = ("id", "name", "status", "starts_on", "ends_on")
 
 
 def dashboard_stats(*, org: Organization) -> dict[str, Any]:
@@ -22,3 +29,179 @@ def dashboard_stats(*, org: Organization) -> dict[str, Any]:
         new_users_week=Count("id", filter=Q(created_at__gte=now - timedelta(days=7))),
     )
     return {**counts, "timestamp": now}
+
+
+def _active_or_given_period(*, org: Organization, period_id: int | None):
+    periods = Period.objects.filter(org=org)
+    return periods.filter(pk=period_id) if period_id else periods.filter(status="active")
+
+
+def _period_or_404(*, org: Organization, period_id: int | None) -> dict[str, Any] | None:
+    period = _active_or_given_period(org=org, period_id=period_id).values(*PERIOD_FIELDS).first()
+    if period is None and period_id:
+        raise NotFound(PERIOD_NOT_FOUND)
+    return period
+
+
+def _count(queryset) -> Subquery:
+    """A correlated COUNT(*) as a scalar subquery."""
+    return Subquery(
+        queryset.order_by().values("org_id").annotate(n=Count("*")).values("n")[:1],
+        output_field=IntegerField(),
+    )
+
+
+def _goal_counts(goals) -> dict[str, Any]:
+    statuses = [choice for choice, _ in Goal.Status.choices]
+    categories = [choice for choice, _ in Goal.Category.choices]
+    counts = goals.aggregate(
+        total=Count("id"),
+        weight_sum=Coalesce(Sum("weight"), 0),
+        **{f"status_{s}": Count("id", filter=Q(status=s)) for s in statuses},
+        **{f"category_{c}": Count("id", filter=Q(category=c)) for c in categories},
+    )
+    return {
+        "total": counts["total"],
+        "weight_sum": counts["weight_sum"],
+        "by_status": {s: counts[f"status_{s}"] for s in statuses},
+        "by_category": {c: counts[f"category_{c}"] for c in categories},
+    }
+
+
+def dashboard_admin(*, org: Organization, period_id: int | None) -> dict[str, Any]:
+    """The admin dashboard in four aggregate queries, whatever the size of the org:
+    period and members summary; goals by status and category; completion per department;
+    rating distribution. Members without a department are counted in the summary only."""
+    active_members = Membership.objects.filter(org_id=OuterRef("pk"), is_active=True)
+    period = _active_or_given_period(org=org, period_id=period_id)
+    period_row = (
+        Organization.objects.filter(pk=org.pk)
+        .annotate(
+            members_total=_count(Membership.objects.filter(org_id=OuterRef("pk"))),
+            members_active=_count(active_members),
+            members_admins=_count(active_members.filter(role="admin")),
+            members_managers=_count(active_members.filter(role="manager")),
+            members_employees=_count(active_members.filter(role="employee")),
+            **{
+                f"period_{name}": Subquery(period.values(name)[:1])
+                for name in PERIOD_FIELDS
+            },
+        )
+        .values(
+            *(f"period_{name}" for name in PERIOD_FIELDS), "members_total", "members_active",
+            "members_admins", "members_managers", "members_employees",
+        )
+        .first()
+    )  # fmt: skip
+    if period_row["period_id"] is None and period_id:
+        raise NotFound(PERIOD_NOT_FOUND)
+    the_period_id = period_row["period_id"]
+    goals = Goal.objects.filter(org=org, period_id=the_period_id)
+
+    in_department = {"org": org, "period_id": the_period_id, "owner__department_id": OuterRef("pk")}
+    departments = (
+        Department.objects.filter(org=org)
+        .annotate(
+            member_count=_count(
+                Membership.objects.filter(department_id=OuterRef("pk"), is_active=True)
+            ),
+            goals=_count(Goal.objects.filter(**in_department)),
+            approved=_count(Goal.objects.filter(status="approved", **in_department)),
+            self_assessed=_count(
+                SelfAssessment.objects.filter(
+                    status="submitted", **{f"goal__{k}": v for k, v in in_department.items()}
+                )
+            ),
+            feedback_published=_count(
+                SupervisorFeedback.objects.filter(
+                    status="published", **{f"goal__{k}": v for k, v in in_department.items()}
+                )
+            ),
+        )
+        .order_by("name")
+        .values(
+            "id", "name", "member_count", "goals", "approved", "self_assessed", "feedback_published"
+        )
+    )
+
+    self_ratings = (
+        SelfAssessment.objects.filter(org=org, goal__period_id=the_period_id, status="submitted")
+        .values("rating")
+        .annotate(kind=Value("self_assessment"), count=Count("id"))
+        .values("kind", "rating", "count")
+    )
+    feedback_ratings = (
+        SupervisorFeedback.objects.filter(
+            org=org, goal__period_id=the_period_id, status="published"
+        )
+        .values("rating")
+        .annotate(kind=Value("feedback"), count=Count("id"))
+        .values("kind", "rating", "count")
+    )
+    distribution: dict[str, list[dict[str, int]]] = {"self_assessment": [], "feedback": []}
+    for row in self_ratings.union(feedback_ratings, all=True).order_by("kind", "rating"):
+        distribution[row["kind"]].append({"rating": row["rating"], "count": row["count"]})
+
+    return {
+        "period": {name: period_row[f"period_{name}"] for name in PERIOD_FIELDS}
+        if the_period_id is not None
+        else None,
+        "members": {
+            "total": period_row["members_total"],
+            "active": period_row["members_active"],
+            "by_role": {
+                "admin": period_row["members_admins"],
+                "manager": period_row["members_managers"],
+                "employee": period_row["members_employees"],
+            },
+        },
+        "goals": _goal_counts(goals),
+        "departments": [
+            {
+                "department_id": row["id"],
+                "name": row["name"],
+                "members": row["member_count"],
+                "goals": row["goals"],
+                "approved_goals": row["approved"],
+                "self_assessments_submitted": row["self_assessed"],
+                "feedback_published": row["feedback_published"],
+                "completion_rate": round(row["feedback_published"] / row["approved"], 4)
+                if row["approved"]
+                else 0.0,
+            }
+            for row in departments
+        ],
+        "rating_distribution": distribution,
+    }
+
+
+def dashboard_me(*, org: Organization, member: Membership, period_id: int | None) -> dict:
+    """The caller's own progress in a period, in two queries: the period, then one aggregate
+    over their goals (feedback counts only once published: the owner never sees a draft)."""
+    period = _period_or_404(org=org, period_id=period_id)
+    goals = Goal.objects.filter(org=org, owner=member, period_id=period["id"] if period else None)
+    published = Q(feedback__status="published")
+    counts = goals.aggregate(
+        total=Count("id"),
+        weight_sum=Coalesce(Sum("weight"), 0),
+        **{f"status_{s}": Count("id", filter=Q(status=s)) for s, _ in Goal.Status.choices},
+        self_assessed=Count("id", filter=Q(self_assessments__status="submitted")),
+        feedback_published=Count("id", filter=published),
+        weighted_points=Sum(F("weight") * F("feedback__rating"), filter=published),
+        weighted_weight=Sum("weight", filter=published),
+    )
+    score = None
+    if counts["weighted_weight"]:
+        score = round(counts["weighted_points"] / counts["weighted_weight"], 2)
+    return {
+        "period": period,
+        "member_id": member.pk,
+        "goals": {
+            "total": counts["total"],
+            "weight_sum": counts["weight_sum"],
+            "by_status": {s: counts[f"status_{s}"] for s, _ in Goal.Status.choices},
+        },
+        "self_assessments_submitted": counts["self_assessed"],
+        "feedback_published": counts["feedback_published"],
+        "weighted_score": score,
+    }
