@@ -43,7 +43,8 @@ demo: migrate ## Load the demo data if the database is empty; print the logins
 
 run: demo ## Set up everything, then serve on 127.0.0.1:8000 with gunicorn
 	@echo "API docs: http://$(HOST):$(PORT)/api/docs   health: http://$(HOST):$(PORT)/health"
-	$(VENV)/bin/gunicorn config.wsgi:application -c config/gunicorn.conf.py \
+	@rm -rf .data/prometheus && mkdir -p .data/prometheus
+	PROMETHEUS_MULTIPROC_DIR=.data/prometheus $(VENV)/bin/gunicorn config.wsgi:application -c config/gunicorn.conf.py \
 		--bind $(HOST):$(PORT) --workers $(WORKERS) --worker-class $(WORKER_CLASS)
 
 test: services ## Set up everything, then run the whole test suite

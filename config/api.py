@@ -16,6 +16,7 @@ from evaluations.api import router as evaluations_router
 from goals.api import router as goals_router
 from orgs.api import account_router
 from orgs.api import router as orgs_router
+from perf.api import ops_router
 from perf.api import router as perf_router
 from users.api import router as auth_router
 
@@ -120,3 +121,4 @@ api.add_router("/org/{org_slug}/", goals_router)
 api.add_router("/org/{org_slug}/", evaluations_router)
 api.add_router("/org/{org_slug}/", dashboards_router)
 api.add_router("/perf/", perf_router)
+api.add_router("/ops/", ops_router)

@@ -16,3 +16,11 @@ max_requests_jitter = 1000
 accesslog = None  # the structured request log (perf.middleware) replaces the access log
 errorlog = "-"
 loglevel = os.environ.get("LOG_LEVEL", "info").lower()
+
+
+def child_exit(server, worker):
+    """Prometheus multiprocess mode: forget the metrics files of a worker that exited."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(worker.pid)

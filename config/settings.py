@@ -41,10 +41,12 @@ INSTALLED_APPS = [
     "evaluations",
     "dashboards",
     "perf",
+    "django_prometheus",
 ]
 
 MIDDLEWARE = [
-    # Outermost: every response, even one made by a later middleware, gets an id and timings.
+    "django_prometheus.middleware.PrometheusBeforeMiddleware",
+    # Every response, even one made by a later middleware, gets an id and timings.
     "config.middleware.RequestIdMiddleware",
     "perf.middleware.InstrumentationMiddleware",
     "config.middleware.ApiErrorEnvelopeMiddleware",
@@ -56,6 +58,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_prometheus.middleware.PrometheusAfterMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -121,7 +124,7 @@ CACHES = {
         "LOCATION": REDIS_URL,
         "KEY_PREFIX": CACHE_KEY_PREFIX,
         "OPTIONS": {
-            "CLIENT_CLASS": "django_redis.client.DefaultClient",
+            "CLIENT_CLASS": "perf.instrumentation.InstrumentedRedisClient",
             # Counts and times every Redis round trip for Server-Timing and metrics.
             "CONNECTION_POOL_CLASS": "perf.instrumentation.InstrumentedConnectionPool",
             "SOCKET_CONNECT_TIMEOUT": CACHE_SOCKET_TIMEOUT,
@@ -159,6 +162,19 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / ".data" / "static"
 WHITENOISE_USE_FINDERS = True  # no collectstatic step needed to serve admin and Swagger UI
+
+# --- Metrics and profiling -------------------------------------------------------------------
+# /metrics answers loopback callers, or anyone presenting `Authorization: Bearer METRICS_TOKEN`.
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+SILK_ENABLED = env.bool("SILK_ENABLED", default=False)
+if SILK_ENABLED:
+    INSTALLED_APPS.append("silk")
+    MIDDLEWARE.insert(MIDDLEWARE.index("perf.middleware.InstrumentationMiddleware") + 1,
+                      "silk.middleware.SilkyMiddleware")  # fmt: skip
+    SILKY_AUTHENTICATION = True
+    SILKY_AUTHORISATION = True  # staff only (silk's default permission check)
+    SILKY_PYTHON_PROFILER = env.bool("SILKY_PYTHON_PROFILER", default=False)
+    SILKY_MAX_RECORDED_REQUESTS = 10_000
 
 # --- Logging: one JSON line per request (perf.middleware) -----------------------------------
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO").upper()

@@ -13,6 +13,11 @@ from dataclasses import dataclass
 from functools import cache
 
 import redis
+from django_redis.client import DefaultClient
+
+from perf.metrics import CACHE_LOOKUPS
+
+_MISSING = object()
 
 
 @dataclass(slots=True)
@@ -72,3 +77,23 @@ class InstrumentedConnectionPool(redis.ConnectionPool):
 
     def __init__(self, connection_class=redis.Connection, **kwargs):
         super().__init__(connection_class=_instrumented(connection_class), **kwargs)
+
+
+class InstrumentedRedisClient(DefaultClient):
+    """django-redis's client, counting cache hits and misses for /metrics."""
+
+    def get(self, key, default=None, version=None, client=None):
+        value = super().get(key, default=_MISSING, version=version, client=client)
+        if value is _MISSING:
+            CACHE_LOOKUPS.labels("miss").inc()
+            return default
+        CACHE_LOOKUPS.labels("hit").inc()
+        return value
+
+    def get_many(self, keys, version=None, client=None):
+        found = super().get_many(keys, version=version, client=client)
+        if found:
+            CACHE_LOOKUPS.labels("hit").inc(len(found))
+        if len(keys) > len(found):
+            CACHE_LOOKUPS.labels("miss").inc(len(keys) - len(found))
+        return found

@@ -14,6 +14,7 @@ from django.conf import settings
 from django.db import connection
 
 from perf.instrumentation import RequestStats, count_queries, current_stats
+from perf.metrics import REQUEST_LATENCY, REQUEST_QUERIES
 
 logger = structlog.get_logger("cadence.request")
 
@@ -44,10 +45,13 @@ class InstrumentationMiddleware:
         if settings.SERVER_TIMING:
             response["Server-Timing"] = server_timing(duration_ms, stats)
         match = getattr(request, "resolver_match", None)
+        route = match.route if match else "unmatched"
+        REQUEST_LATENCY.labels(request.method, route).observe(duration_ms / 1000)
+        REQUEST_QUERIES.labels(request.method, route).observe(stats.db_queries)
         logger.info(
             "request",
             method=request.method,
-            route=match.route if match else None,
+            route=route,
             status=response.status_code,
             duration_ms=round(duration_ms, 2),
             db_queries=stats.db_queries,
