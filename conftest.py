@@ -50,10 +50,15 @@ class ApiClient:
 
     def __init__(self) -> None:
         self.client = Client()
+        self._tokens: dict[tuple[int, int], str] = {}
 
-    @staticmethod
-    def token_for(user: User) -> str:
-        return access_token_encode(user_id=user.pk, version=user.token_version)
+    def token_for(self, user: User) -> str:
+        """One token per user and version: a token minted a second later (another `iat`) is a
+        different token, and would miss the verified-token cache."""
+        key = (user.pk, user.token_version)
+        if key not in self._tokens:
+            self._tokens[key] = access_token_encode(user_id=user.pk, version=user.token_version)
+        return self._tokens[key]
 
     def request(
         self,

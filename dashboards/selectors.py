@@ -51,23 +51,6 @@ def _count(queryset) -> Subquery:
     )
 
 
-def _goal_counts(goals) -> dict[str, Any]:
-    statuses = [choice for choice, _ in Goal.Status.choices]
-    categories = [choice for choice, _ in Goal.Category.choices]
-    counts = goals.aggregate(
-        total=Count("id"),
-        weight_sum=Coalesce(Sum("weight"), 0),
-        **{f"status_{s}": Count("id", filter=Q(status=s)) for s in statuses},
-        **{f"category_{c}": Count("id", filter=Q(category=c)) for c in categories},
-    )
-    return {
-        "total": counts["total"],
-        "weight_sum": counts["weight_sum"],
-        "by_status": {s: counts[f"status_{s}"] for s in statuses},
-        "by_category": {c: counts[f"category_{c}"] for c in categories},
-    }
-
-
 def dashboard_admin(*, org: Organization, period_id: int | None) -> dict[str, Any]:
     """The admin dashboard in four aggregate queries, whatever the size of the org:
     period and members summary; goals by status and category; completion per department;
@@ -98,31 +81,33 @@ def dashboard_admin(*, org: Organization, period_id: int | None) -> dict[str, An
     the_period_id = period_row["period_id"]
     goals = Goal.objects.filter(org=org, period_id=the_period_id)
 
-    in_department = {"org": org, "period_id": the_period_id, "owner__department_id": OuterRef("pk")}
+    # Per department, one GROUP BY over the period's goals; a goal has at most one
+    # self-assessment and one feedback row, so the joins do not multiply rows.
+    statuses = [choice for choice, _ in Goal.Status.choices]
+    categories = [choice for choice, _ in Goal.Category.choices]
+    per_department = list(
+        goals.values("owner__department_id")
+        .annotate(
+            goal_count=Count("id"),
+            weight_sum=Coalesce(Sum("weight"), 0),
+            self_assessed=Count("self_assessments", filter=Q(self_assessments__status="submitted")),
+            feedback_published=Count("feedback", filter=Q(feedback__status="published")),
+            **{f"status_{s}": Count("id", filter=Q(status=s)) for s in statuses},
+            **{f"category_{c}": Count("id", filter=Q(category=c)) for c in categories},
+        )
+        .order_by()
+    )
     departments = (
         Department.objects.filter(org=org)
-        .annotate(
-            member_count=_count(
-                Membership.objects.filter(department_id=OuterRef("pk"), is_active=True)
-            ),
-            goals=_count(Goal.objects.filter(**in_department)),
-            approved=_count(Goal.objects.filter(status="approved", **in_department)),
-            self_assessed=_count(
-                SelfAssessment.objects.filter(
-                    status="submitted", **{f"goal__{k}": v for k, v in in_department.items()}
-                )
-            ),
-            feedback_published=_count(
-                SupervisorFeedback.objects.filter(
-                    status="published", **{f"goal__{k}": v for k, v in in_department.items()}
-                )
-            ),
-        )
+        .annotate(member_count=Count("members", filter=Q(members__is_active=True)))
         .order_by("name")
-        .values(
-            "id", "name", "member_count", "goals", "approved", "self_assessed", "feedback_published"
-        )
+        .values("id", "name", "member_count")
     )
+    by_department = {row["owner__department_id"]: row for row in per_department}
+
+    def total(key: str) -> int:
+        # Sums one aggregated row per department (not goal rows).
+        return sum(row[key] for row in per_department)
 
     self_ratings = (
         SelfAssessment.objects.filter(org=org, goal__period_id=the_period_id, status="submitted")
@@ -155,21 +140,14 @@ def dashboard_admin(*, org: Organization, period_id: int | None) -> dict[str, An
                 "employee": period_row["members_employees"],
             },
         },
-        "goals": _goal_counts(goals),
+        "goals": {
+            "total": total("goal_count"),
+            "weight_sum": total("weight_sum"),
+            "by_status": {st: total(f"status_{st}") for st in statuses},
+            "by_category": {c: total(f"category_{c}") for c in categories},
+        },
         "departments": [
-            {
-                "department_id": row["id"],
-                "name": row["name"],
-                "members": row["member_count"],
-                "goals": row["goals"],
-                "approved_goals": row["approved"],
-                "self_assessments_submitted": row["self_assessed"],
-                "feedback_published": row["feedback_published"],
-                "completion_rate": round(row["feedback_published"] / row["approved"], 4)
-                if row["approved"]
-                else 0.0,
-            }
-            for row in departments
+            _department_item(row, by_department.get(row["id"], {})) for row in departments
         ],
         "rating_distribution": distribution,
     }
@@ -204,4 +182,19 @@ def dashboard_me(*, org: Organization, member: Membership, period_id: int | None
         "self_assessments_submitted": counts["self_assessed"],
         "feedback_published": counts["feedback_published"],
         "weighted_score": score,
+    }
+
+
+def _department_item(department: dict[str, Any], goals: dict[str, Any]) -> dict[str, Any]:
+    approved = goals.get("status_approved", 0)
+    published = goals.get("feedback_published", 0)
+    return {
+        "department_id": department["id"],
+        "name": department["name"],
+        "members": department["member_count"],
+        "goals": goals.get("goal_count", 0),
+        "approved_goals": approved,
+        "self_assessments_submitted": goals.get("self_assessed", 0),
+        "feedback_published": published,
+        "completion_rate": round(published / approved, 4) if approved else 0.0,
     }
