@@ -1,0 +1,54 @@
+"""The users admin stays usable at tens of thousands of users."""
+
+from __future__ import annotations
+
+import pytest
+from django.urls import reverse
+
+from users.models import User
+from users.tests.factories import UserFactory
+
+
+@pytest.fixture
+def superuser_client(client, db):
+    superuser = UserFactory(is_staff=True, is_superuser=True)
+    client.force_login(superuser)
+    return client
+
+
+def test_the_user_changelist_costs_the_same_for_5_and_50_users(
+    superuser_client, django_assert_num_queries
+):
+    url = reverse("admin:users_user_changelist")
+    UserFactory.create_batch(4)  # with the superuser: 5
+    # 1 session, 2 the logged-in superuser, 3 COUNT of the (filtered) result for the
+    # paginator (show_full_result_count=False: no second COUNT of the whole table),
+    # 4 the page of users
+    with django_assert_num_queries(4):
+        first = superuser_client.get(url)
+    UserFactory.create_batch(45)
+    with django_assert_num_queries(4):
+        second = superuser_client.get(url)
+
+    assert first.status_code == second.status_code == 200
+    assert first.context["cl"].result_count == 5
+    assert second.context["cl"].result_count == 50
+
+
+def test_the_user_search_finds_by_email(superuser_client):
+    UserFactory(email="findme@example.test")
+    UserFactory.create_batch(3)
+
+    response = superuser_client.get(reverse("admin:users_user_changelist") + "?q=findme")
+
+    assert response.status_code == 200
+    assert [u.email for u in response.context["cl"].result_list] == ["findme@example.test"]
+
+
+def test_the_user_change_form_answers_without_showing_the_password_hash(superuser_client):
+    user = UserFactory()
+
+    response = superuser_client.get(reverse("admin:users_user_change", args=[user.pk]))
+
+    assert response.status_code == 200
+    assert User.objects.get(pk=user.pk).password not in response.content.decode()
