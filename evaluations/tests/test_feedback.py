@@ -249,3 +249,15 @@ def test_publishing_costs_the_same_for_3_and_30_goals(
     with django_assert_num_queries(6):
         response = api.put(manager, path(goals[-1]), {**BODY, "status": "published"})
     assert response.status_code == 200
+
+
+def test_a_failure_after_the_insert_rolls_everything_back(api, manager, goal, monkeypatch):
+    def broken_audit(**kwargs):
+        raise RuntimeError("audit store down")
+
+    monkeypatch.setattr("evaluations.services.audit_record", broken_audit)
+
+    response = api.put(manager, path(goal), BODY)
+
+    assert response.status_code == 500
+    assert counts() == (0, 0)

@@ -256,3 +256,15 @@ def test_a_refused_write_stops_after_the_goal_lookup(
     with django_assert_num_queries(4):
         response = api.put(manager, path(goal), BODY)
     assert response.status_code == 403
+
+
+def test_a_failure_after_the_insert_rolls_everything_back(api, employee, goal, monkeypatch):
+    def broken_audit(**kwargs):
+        raise RuntimeError("audit store down")
+
+    monkeypatch.setattr("evaluations.services.audit_record", broken_audit)
+
+    response = api.put(employee, path(goal), BODY)
+
+    assert response.status_code == 500
+    assert counts() == (0, 0)
