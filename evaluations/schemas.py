@@ -1,0 +1,53 @@
+"""Input and output shapes of evaluations (DESIGN.md §4). Inputs forbid unknown fields."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+from ninja import Schema
+from pydantic import ConfigDict, Field
+
+# Outer bounds only (the widest scale an org may choose); the org's own scale is checked by
+# the service, which answers with the same loc (["body", "rating"]).
+Rating = Annotated[int, Field(strict=True, ge=1, le=10)]
+Comment = Annotated[str, Field(max_length=5000)]
+
+
+class SelfAssessmentIn(Schema):
+    model_config = ConfigDict(extra="forbid")
+
+    rating: Rating
+    comment: Comment = ""  # PUT replaces: an omitted comment is stored as ""
+    status: Literal["draft", "submitted"]
+
+
+class FeedbackIn(Schema):
+    model_config = ConfigDict(extra="forbid")
+
+    rating: Rating
+    comment: Comment = ""
+    status: Literal["draft", "published"]
+
+
+class SelfAssessmentOut(Schema):
+    id: int
+    goal_id: int
+    rating: int
+    comment: str
+    status: str
+    submitted_at: datetime | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class FeedbackOut(Schema):
+    id: int
+    goal_id: int
+    author_id: int | None
+    rating: int
+    comment: str
+    status: str
+    published_at: datetime | None
+    created_at: datetime
+    updated_at: datetime
