@@ -3,7 +3,7 @@
 Handlers parse, authorize and call one selector or service; no ORM here.
 """
 
-from ninja import Path, Query, Router
+from ninja import Path, Query, Router, Status
 
 from orgs.permissions import ensure_admin, ensure_admin_or_manager
 from orgs.schemas import (
@@ -61,7 +61,7 @@ def members_bulk_create(request, org_slug: Path[str], payload: MemberBulkIn):
     ensure_admin(request.auth)
     rows = [MemberRow(**row.model_dump()) for row in payload.members]
     items = member_bulk_create(org=request.auth.org, actor=request.auth, rows=rows)
-    return 201, {"items": items}
+    return Status(201, {"items": items})
 
 
 @router.patch("/members/{member_id}", response=MemberOut)
@@ -84,7 +84,9 @@ def departments_list(request, org_slug: Path[str], filters: Query[DepartmentFilt
 @router.post("/departments", response={201: DepartmentOut}, tags=["departments"])
 def departments_create(request, org_slug: Path[str], payload: DepartmentIn):
     ensure_admin(request.auth)
-    return 201, department_create(org=request.auth.org, actor=request.auth, name=payload.name)
+    return Status(
+        201, department_create(org=request.auth.org, actor=request.auth, name=payload.name)
+    )
 
 
 @router.patch("/departments/{department_id}", response=DepartmentOut, tags=["departments"])
