@@ -182,3 +182,17 @@ def test_bulk_create_costs_the_same_for_5_and_50_rows(
         large = api.post(admin, "/members/bulk", large_batch)
     assert small.status_code == large.status_code == 201
     assert len(large.json()["items"]) == 50
+
+
+def test_a_full_batch_of_1000_rows_is_created(api, admin, department):
+    rows = _rows(1000, prefix="full", department_id=department.pk, password="pass-word-123")
+    for row in rows[1:]:
+        row["supervisor_email"] = rows[0]["email"]
+
+    response = api.post(admin, "/members/bulk", {"members": rows})
+
+    assert response.status_code == 201
+    items = response.json()["items"]
+    assert len(items) == 1000
+    assert {i["supervisor_id"] for i in items[1:]} == {items[0]["id"]}
+    assert AuditEvent.objects.filter(action="member.create").count() == 1000
