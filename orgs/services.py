@@ -173,6 +173,9 @@ def member_bulk_create(
     org members among the emails, existing users, INSERT users (if any are new), INSERT
     memberships, UPDATE supervisors named inside the batch (if any), INSERT audit events.
     An existing user (by email, ignoring case) joins unchanged: name and password untouched.
+    Validation errors (422: an email twice, unknown supervisor or department) are reported
+    before conflicts (409: an email already a member), each with every offending row's loc.
+    Supervisor cycles inside a batch are not checked (DESIGN.md sets no rule on them).
     """
     emails, org_members = _bulk_validate(org=org, rows=rows)
     users = {user.email: user for user in User.objects.filter(email__in=emails)}
