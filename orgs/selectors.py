@@ -3,6 +3,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.core.exceptions import ValidationError
+from django.db import connection
 from django.db.models import F, Func, IntegerField, Q, QuerySet, Subquery
 from django.db.models.functions import Lower
 
@@ -245,3 +246,26 @@ def audit_list(
         cursor=cursor,
     )
     return {"items": rows, "next_cursor": next_cursor}
+
+
+_SUPERVISOR_CHAIN_SQL = """
+WITH RECURSIVE chain (id, supervisor_id, depth) AS (
+    SELECT id, supervisor_id, 0 FROM orgs_membership WHERE id = %s AND org_id = %s
+    UNION ALL
+    SELECT m.id, m.supervisor_id, c.depth + 1
+    FROM orgs_membership m JOIN chain c ON m.id = c.supervisor_id
+    WHERE m.org_id = %s AND c.depth < 10000
+)
+SELECT COUNT(*) > 0, COALESCE(BOOL_OR(id = %s), false) FROM chain
+"""
+
+
+def supervisor_chain_check(*, org: Organization, supervisor_id: int, member_id: int):
+    """(supervisor exists in the org, member is already above it in the chain): one query.
+
+    Setting `member.supervisor = supervisor` would close a loop when the member appears in the
+    supervisor's own chain of supervisors."""
+    with connection.cursor() as cursor:
+        cursor.execute(_SUPERVISOR_CHAIN_SQL, [supervisor_id, org.pk, org.pk, member_id])
+        exists, cycle = cursor.fetchone()
+    return bool(exists), bool(cycle)

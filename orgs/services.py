@@ -13,6 +13,7 @@ from config.context import current_request_id
 from config.errors import Conflict, NotFound, Unprocessable, detail
 from orgs.cache import bump_org_version_on_commit, keys_delete_on_commit, member_key
 from orgs.models import AuditEvent, Department, Membership, Organization
+from orgs.selectors import supervisor_chain_check
 from users.models import User, normalize_email
 
 
@@ -82,6 +83,7 @@ OWN_SUPERVISOR = "A member cannot supervise themselves."
 UNKNOWN_DEPARTMENT = "No department with this id in the organization."
 UNKNOWN_MEMBER = "Member not found."
 UNKNOWN_SUPERVISOR_ID = "No member with this id in the organization."
+SUPERVISOR_CYCLE = "This member already supervises that one, directly or not."
 NOT_NULL = "This field cannot be null."
 DEPARTMENT_EXISTS = "A department with this name already exists."
 UNKNOWN_DEPARTMENT_404 = "Department not found."
@@ -277,8 +279,14 @@ def member_update(
     if supervisor_id is not None:
         if supervisor_id == member.pk:
             errors.append(detail(["body", "supervisor_id"], OWN_SUPERVISOR))
-        elif not Membership.objects.filter(org=org, pk=supervisor_id).exists():
-            errors.append(detail(["body", "supervisor_id"], UNKNOWN_SUPERVISOR_ID))
+        else:
+            exists, cycle = supervisor_chain_check(
+                org=org, supervisor_id=supervisor_id, member_id=member.pk
+            )
+            if not exists:
+                errors.append(detail(["body", "supervisor_id"], UNKNOWN_SUPERVISOR_ID))
+            elif cycle:
+                errors.append(detail(["body", "supervisor_id"], SUPERVISOR_CYCLE))
     if errors:
         raise Unprocessable(details=errors)
 

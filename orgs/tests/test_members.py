@@ -154,15 +154,17 @@ def test_members_list_costs_one_query_for_5_and_50_members(
 ):
     for _ in range(4):
         _member(org)
-    api.get(admin, "/me")  # warm the token, org and member caches: auth costs no SQL
+    # One token for every call: a token minted in a later second is a new cache key.
+    token = api.token_for(admin.user)
+    api.get(admin, "/me", token=token)  # warm the token, org and member caches
     # 1: the page joined to users, with the filtered count as a scalar subquery
     with django_assert_num_queries(1):
-        small = api.get(admin, "/members", params={"search": "e", "limit": 200})
+        small = api.get(admin, "/members", params={"search": "e", "limit": 200}, token=token)
     for _ in range(45):
         _member(org)
     # 1: the page joined to users, with the filtered count as a scalar subquery
     with django_assert_num_queries(1):
-        large = api.get(admin, "/members", params={"search": "e", "limit": 200})
+        large = api.get(admin, "/members", params={"search": "e", "limit": 200}, token=token)
     assert small.status_code == large.status_code == 200
     assert len(large.json()["items"]) == large.json()["count"] >= len(small.json()["items"])
 
@@ -215,6 +217,20 @@ def test_patch_rejects_a_foreign_or_own_supervisor_and_foreign_department(
         assert response.json()["details"][0]["loc"] == loc, data
 
 
+def test_patch_rejects_a_supervisor_loop(api, org, admin, manager, employee):
+    # employee reports to manager; making the manager report to the employee closes a loop
+    direct = api.patch(admin, f"/members/{manager.pk}", {"supervisor_id": employee.pk})
+    grandchild = _member(org, supervisor=employee)
+    indirect = api.patch(admin, f"/members/{manager.pk}", {"supervisor_id": grandchild.pk})
+
+    for response in (direct, indirect):
+        assert response.status_code == 422
+        assert response.json()["details"][0]["loc"] == ["body", "supervisor_id"]
+    assert (
+        api.patch(admin, f"/members/{employee.pk}", {"supervisor_id": admin.pk}).status_code == 200
+    )
+
+
 def test_patch_of_an_unknown_or_foreign_member_is_404(api, admin, outsider):
     assert api.patch(admin, f"/members/{outsider.pk}", {"title": "x"}).status_code == 404
     assert api.patch(admin, "/members/999999", {"title": "x"}).status_code == 404
@@ -251,14 +267,18 @@ def test_a_patch_bumps_the_org_data_version(
 def test_patch_costs_the_same_whatever_the_org_size(
     api, org, admin, employee, manager, django_assert_num_queries
 ):
-    api.get(admin, "/me")  # warm the auth caches
-    # savepoint, member FOR UPDATE (+ user), department exists, supervisor exists,
+    # One token for every call: a token minted in a later second is a new cache key.
+    token = api.token_for(admin.user)
+    api.get(admin, "/me", token=token)  # warm the auth caches
+    # savepoint, member FOR UPDATE (+ user), department exists, supervisor's chain (exists,
+    # no loop: one recursive query),
     # UPDATE member, INSERT audit event, release savepoint
     with django_assert_num_queries(7):
         first = api.patch(
             admin,
             f"/members/{employee.pk}",
             {"department_id": employee.department_id, "supervisor_id": admin.pk, "title": "A"},
+            token=token,
         )
     for _ in range(45):
         _member(org)
@@ -267,5 +287,6 @@ def test_patch_costs_the_same_whatever_the_org_size(
             admin,
             f"/members/{employee.pk}",
             {"department_id": employee.department_id, "supervisor_id": manager.pk, "title": "B"},
+            token=token,
         )
     assert first.status_code == second.status_code == 200
