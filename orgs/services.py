@@ -152,6 +152,7 @@ def _bulk_validate(
                 errors.append(detail(loc(i, "supervisor_email"), OWN_SUPERVISOR))
             elif supervisor not in first_seen and supervisor not in org_members:
                 errors.append(detail(loc(i, "supervisor_email"), UNKNOWN_SUPERVISOR))
+    errors += _batch_supervisor_loops(emails=emails, rows=rows)
     if errors:
         raise Unprocessable(details=errors)
 
@@ -163,6 +164,27 @@ def _bulk_validate(
     if conflicts:
         raise Conflict(ALREADY_MEMBER, details=conflicts)
     return emails, org_members
+
+
+def _batch_supervisor_loops(*, emails: list[str], rows: Sequence[MemberRow]) -> list[dict]:
+    """Rows whose supervisor chain inside the batch comes back to them (A → B → A).
+
+    Only batch rows can close a loop: members already in the org have no batch supervisor."""
+    supervisor_of = {
+        email: normalize_email(row.supervisor_email)
+        for email, row in zip(emails, rows, strict=True)
+        if row.supervisor_email
+    }
+    errors = []
+    for i, email in enumerate(emails):
+        seen = {email}
+        current = supervisor_of.get(email)
+        while current is not None and current not in seen:
+            seen.add(current)
+            current = supervisor_of.get(current)
+        if current == email and supervisor_of.get(email) != email:
+            errors.append(detail(["body", "members", i, "supervisor_email"], SUPERVISOR_CYCLE))
+    return errors
 
 
 @transaction.atomic
@@ -177,7 +199,7 @@ def member_bulk_create(
     An existing user (by email, ignoring case) joins unchanged: name and password untouched.
     Validation errors (422: an email twice, unknown supervisor or department) are reported
     before conflicts (409: an email already a member), each with every offending row's loc.
-    Supervisor cycles inside a batch are not checked (DESIGN.md sets no rule on them).
+    Supervisor loops inside the batch (A → B → A) are 422 rows too.
     """
     emails, org_members = _bulk_validate(org=org, rows=rows)
     users = {user.email: user for user in User.objects.filter(email__in=emails)}
