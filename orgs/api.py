@@ -1,7 +1,35 @@
-from ninja import Path, Router
+"""Org-scoped endpoints of the orgs app: /me, members, departments, audit log.
 
-from orgs.schemas import AccountOut, OrgMeOut
-from orgs.selectors import account_get
+Handlers parse, authorize and call one selector or service; no ORM here.
+"""
+
+from ninja import Path, Query, Router, Status
+
+from orgs.permissions import ensure_admin, ensure_admin_or_manager
+from orgs.schemas import (
+    AccountOut,
+    AuditFilter,
+    AuditPageOut,
+    DepartmentFilter,
+    DepartmentIn,
+    DepartmentOut,
+    DepartmentPageOut,
+    MemberBulkIn,
+    MemberFilter,
+    MemberListOut,
+    MemberOut,
+    MemberPageOut,
+    MemberPatchIn,
+    OrgMeOut,
+)
+from orgs.selectors import account_get, audit_list, department_list, member_list
+from orgs.services import (
+    MemberRow,
+    department_create,
+    department_update,
+    member_bulk_create,
+    member_update,
+)
 from orgs.tenancy import OrgMemberAuth
 from users.auth import BearerAuth
 
@@ -18,3 +46,60 @@ def account_me(request):
 def org_me(request, org_slug: Path[str]):
     member = request.auth
     return {**member.item, "org": {"slug": member.org.slug, "name": member.org.name}}
+
+
+@router.get("/members", response=MemberPageOut)
+def members_list(request, org_slug: Path[str], filters: Query[MemberFilter]):
+    """The org's member directory. Admins and managers read all of it (managers read-only:
+    the directory is how they find people, e.g. to name a supervisor); employees get 403."""
+    ensure_admin_or_manager(request.auth)
+    return member_list(org=request.auth.org, **filters.model_dump())
+
+
+@router.post("/members/bulk", response={201: MemberListOut})
+def members_bulk_create(request, org_slug: Path[str], payload: MemberBulkIn):
+    ensure_admin(request.auth)
+    rows = [MemberRow(**row.model_dump()) for row in payload.members]
+    items = member_bulk_create(org=request.auth.org, actor=request.auth, rows=rows)
+    return Status(201, {"items": items})
+
+
+@router.patch("/members/{member_id}", response=MemberOut)
+def members_update(request, org_slug: Path[str], member_id: Path[int], payload: MemberPatchIn):
+    ensure_admin(request.auth)
+    return member_update(
+        org=request.auth.org,
+        actor=request.auth,
+        member_id=member_id,
+        data=payload.model_dump(exclude_unset=True),
+    )
+
+
+@router.get("/departments", response=DepartmentPageOut, tags=["departments"])
+def departments_list(request, org_slug: Path[str], filters: Query[DepartmentFilter]):
+    """Every member of the org may read the departments."""
+    return department_list(org=request.auth.org, **filters.model_dump())
+
+
+@router.post("/departments", response={201: DepartmentOut}, tags=["departments"])
+def departments_create(request, org_slug: Path[str], payload: DepartmentIn):
+    ensure_admin(request.auth)
+    return Status(
+        201, department_create(org=request.auth.org, actor=request.auth, name=payload.name)
+    )
+
+
+@router.patch("/departments/{department_id}", response=DepartmentOut, tags=["departments"])
+def departments_update(
+    request, org_slug: Path[str], department_id: Path[int], payload: DepartmentIn
+):
+    ensure_admin(request.auth)
+    return department_update(
+        org=request.auth.org, actor=request.auth, department_id=department_id, name=payload.name
+    )
+
+
+@router.get("/audit", response=AuditPageOut, tags=["audit"])
+def audit_events_list(request, org_slug: Path[str], filters: Query[AuditFilter]):
+    ensure_admin(request.auth)
+    return audit_list(org=request.auth.org, **filters.model_dump())

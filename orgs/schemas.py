@@ -1,8 +1,13 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any, Literal
 
 from ninja import Schema
+from pydantic import Field
+
+from config.pagination import Limit
+from users.schemas import StrictIn
 
 
 class OrgBrief(Schema):
@@ -40,3 +45,102 @@ class AccountOut(Schema):
     full_name: str
     is_superuser: bool
     memberships: list[MembershipBrief]
+
+
+# --- members, departments, audit (inputs reject unknown fields) -----------------------------
+
+Role = Literal["admin", "manager", "employee"]
+EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
+MAX_BULK_ROWS = 1000
+
+
+class MemberFilter(Schema):
+    """Query parameters of GET /members (bound as `filters`, so locs read ["query", field])."""
+
+    is_active: bool | None = None
+    role: Role | None = None
+    department_id: int | None = None
+    search: str | None = Field(None, max_length=200)
+    sort_by: Literal["created_at", "full_name", "email"] = "created_at"
+    sort_order: Literal["asc", "desc"] = "desc"
+    limit: Limit
+    offset: int = Field(0, ge=0, le=1_000_000)
+    cursor: str | None = Field(None, max_length=1000)
+
+
+class MemberPageOut(Schema):
+    items: list[MemberOut]
+    count: int
+    next_cursor: str | None
+
+
+class MemberBulkRow(StrictIn):
+    email: str = Field(max_length=254, pattern=EMAIL_PATTERN)
+    full_name: str = Field(min_length=1, max_length=200)
+    role: Role
+    department_id: int | None = None
+    supervisor_email: str | None = Field(None, max_length=254)
+    title: str = Field("", max_length=200)
+    password: str | None = Field(None, min_length=8, max_length=256)
+
+
+class MemberBulkIn(StrictIn):
+    members: list[MemberBulkRow] = Field(min_length=1, max_length=MAX_BULK_ROWS)
+
+
+class MemberListOut(Schema):
+    items: list[MemberOut]
+
+
+class MemberPatchIn(StrictIn):
+    """Any of these; an explicit null clears department_id or supervisor_id."""
+
+    role: Role | None = None
+    department_id: int | None = None
+    supervisor_id: int | None = None
+    title: str | None = Field(None, max_length=200)
+    is_active: bool | None = None
+
+
+class DepartmentIn(StrictIn):
+    name: str = Field(min_length=1, max_length=200)
+
+
+class DepartmentOut(Schema):
+    id: int
+    name: str
+    created_at: datetime
+
+
+class DepartmentFilter(Schema):
+    limit: Limit
+    cursor: str | None = Field(None, max_length=1000)
+
+
+class DepartmentPageOut(Schema):
+    items: list[DepartmentOut]
+    next_cursor: str | None
+
+
+class AuditFilter(Schema):
+    entity_type: str | None = Field(None, max_length=32)
+    entity_id: int | None = None
+    actor_id: int | None = None
+    limit: Limit
+    cursor: str | None = Field(None, max_length=1000)
+
+
+class AuditEventOut(Schema):
+    id: int
+    actor_id: int | None
+    action: str
+    entity_type: str
+    entity_id: int
+    changes: dict[str, Any]
+    request_id: str
+    created_at: datetime
+
+
+class AuditPageOut(Schema):
+    items: list[AuditEventOut]
+    next_cursor: str | None

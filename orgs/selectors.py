@@ -2,8 +2,21 @@ from __future__ import annotations
 
 from typing import Any
 
-from config.errors import Unauthorized
-from orgs.models import Membership, Organization
+from django.core.exceptions import ValidationError
+from django.db import connection
+from django.db.models import F, Func, IntegerField, Q, QuerySet, Subquery
+from django.db.models.functions import Lower
+
+from config.errors import Unauthorized, Unprocessable, detail
+from config.pagination import (
+    DEFAULT_LIMIT,
+    INVALID_CURSOR,
+    cursor_decode,
+    cursor_encode,
+    keyset_page,
+)
+from config.pagination import _after as keyset_after
+from orgs.models import AuditEvent, Department, Membership, Organization
 from users.selectors import user_get
 from users.tokens import INVALID_TOKEN
 
@@ -86,3 +99,173 @@ def account_get(*, user_id: int) -> dict[str, Any]:
         "is_superuser": user.is_superuser,
         "memberships": user_memberships(user_id=user_id),
     }
+
+
+# --- members directory, departments, audit log ------------------------------------------------
+
+MEMBER_SORT_FIELDS = {
+    "created_at": "created_at",
+    "full_name": "user__full_name",
+    "email": "user__email",
+}
+
+
+def _member_search(queryset: QuerySet, term: str) -> QuerySet:
+    """Case-insensitive substring on email or full name, shaped for the trigram indexes of
+    migration 0003: emails are stored lower-cased (users_user_email_lowercase), so
+    `email LIKE '%term%'` matches the `gin (email gin_trgm_ops)` index, and names are compared
+    as `LOWER(full_name) LIKE '%term%'`, matching `gin (lower(full_name) gin_trgm_ops)`.
+    (`icontains` would emit `UPPER(…) LIKE UPPER(…)`, which neither index serves.)"""
+    term = term.strip().lower()
+    if not term:
+        return queryset
+    return queryset.annotate(_name_lower=Lower("user__full_name")).filter(
+        Q(user__email__contains=term) | Q(_name_lower__contains=term)
+    )
+
+
+def member_list(
+    *,
+    org: Organization,
+    is_active: bool | None = None,
+    role: str | None = None,
+    department_id: int | None = None,
+    search: str | None = None,
+    sort_by: str = "created_at",
+    sort_order: str = "desc",
+    limit: int = DEFAULT_LIMIT,
+    offset: int = 0,
+    cursor: str | None = None,
+) -> dict[str, Any]:
+    """One page of the org's member directory: `{items, count, next_cursor}`.
+
+    One query: the page and, as an uncorrelated scalar subquery (an InitPlan, evaluated once),
+    the count of every member matching the filters (not only those after the cursor). Only
+    when the page is empty past its start (offset or cursor beyond the end) is the count read
+    with one more query, since no row carries it then.
+
+    A department id of another org matches nothing: an empty page, never an error.
+    `offset` and `cursor` may be combined (offset skips rows after the cursor).
+    """
+    base = Membership.objects.filter(org=org)
+    if is_active is not None:
+        base = base.filter(is_active=is_active)
+    if role is not None:
+        base = base.filter(role=role)
+    if department_id is not None:
+        base = base.filter(department_id=department_id)
+    if search:
+        base = _member_search(base, search)
+
+    sign = "-" if sort_order == "desc" else ""
+    ordering = [f"{sign}{MEMBER_SORT_FIELDS[sort_by]}", f"{sign}id"]
+    total = Subquery(
+        base.order_by().annotate(_n=Func(F("id"), function="COUNT")).values("_n")[:1],
+        output_field=IntegerField(),
+    )
+    queryset = base.annotate(_total=total).order_by(*ordering)
+    if cursor:
+        values = cursor_decode(cursor, len(ordering))
+        try:
+            queryset = queryset.filter(keyset_after(ordering, values))
+        except (ValueError, TypeError, ValidationError) as exc:
+            raise Unprocessable(details=[detail(["query", "cursor"], INVALID_CURSOR)]) from exc
+    rows = list(queryset.values(*MEMBER_ITEM_FIELDS, "_total")[offset : offset + limit + 1])
+    if rows:
+        count = rows[0]["_total"]
+    elif offset or cursor:
+        count = base.count()
+    else:
+        count = 0
+    next_cursor = None
+    if len(rows) > limit:
+        rows = rows[:limit]
+        last = rows[-1]
+        next_cursor = cursor_encode([last[MEMBER_SORT_FIELDS[sort_by]], last["id"]])
+    return {
+        "items": [member_item_from_row(row) for row in rows],
+        "count": count,
+        "next_cursor": next_cursor,
+    }
+
+
+def member_item_get(*, org: Organization, member_id: int) -> dict[str, Any] | None:
+    row = Membership.objects.filter(org=org, pk=member_id).values(*MEMBER_ITEM_FIELDS).first()
+    return member_item_from_row(row) if row else None
+
+
+DEPARTMENT_FIELDS = ("id", "name", "created_at")
+
+
+def department_list(
+    *, org: Organization, limit: int = DEFAULT_LIMIT, cursor: str | None = None
+) -> dict[str, Any]:
+    """Departments, newest first (the default order of lists, DESIGN.md §4). One query."""
+    rows, next_cursor = keyset_page(
+        Department.objects.filter(org=org).values(*DEPARTMENT_FIELDS),
+        ordering=["-created_at", "-id"],
+        limit=limit,
+        cursor=cursor,
+    )
+    return {"items": rows, "next_cursor": next_cursor}
+
+
+AUDIT_FIELDS = (
+    "id",
+    "actor_id",
+    "action",
+    "entity_type",
+    "entity_id",
+    "changes",
+    "request_id",
+    "created_at",
+)
+
+
+def audit_list(
+    *,
+    org: Organization,
+    entity_type: str | None = None,
+    entity_id: int | None = None,
+    actor_id: int | None = None,
+    limit: int = DEFAULT_LIMIT,
+    cursor: str | None = None,
+) -> dict[str, Any]:
+    """The org's audit log, newest first, keyset by (-created_at, -id). One query."""
+    queryset = AuditEvent.objects.filter(org=org)
+    if entity_type is not None:
+        queryset = queryset.filter(entity_type=entity_type)
+    if entity_id is not None:
+        queryset = queryset.filter(entity_id=entity_id)
+    if actor_id is not None:
+        queryset = queryset.filter(actor_id=actor_id)
+    rows, next_cursor = keyset_page(
+        queryset.values(*AUDIT_FIELDS),
+        ordering=["-created_at", "-id"],
+        limit=limit,
+        cursor=cursor,
+    )
+    return {"items": rows, "next_cursor": next_cursor}
+
+
+_SUPERVISOR_CHAIN_SQL = """
+WITH RECURSIVE chain (id, supervisor_id, depth) AS (
+    SELECT id, supervisor_id, 0 FROM orgs_membership WHERE id = %s AND org_id = %s
+    UNION ALL
+    SELECT m.id, m.supervisor_id, c.depth + 1
+    FROM orgs_membership m JOIN chain c ON m.id = c.supervisor_id
+    WHERE m.org_id = %s AND c.depth < 10000
+)
+SELECT COUNT(*) > 0, COALESCE(BOOL_OR(id = %s), false) FROM chain
+"""
+
+
+def supervisor_chain_check(*, org: Organization, supervisor_id: int, member_id: int):
+    """(supervisor exists in the org, member is already above it in the chain): one query.
+
+    Setting `member.supervisor = supervisor` would close a loop when the member appears in the
+    supervisor's own chain of supervisors."""
+    with connection.cursor() as cursor:
+        cursor.execute(_SUPERVISOR_CHAIN_SQL, [supervisor_id, org.pk, org.pk, member_id])
+        exists, cycle = cursor.fetchone()
+    return bool(exists), bool(cycle)

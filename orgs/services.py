@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
 from config.context import current_request_id
-from orgs.models import AuditEvent, Membership, Organization
+from config.errors import Conflict, NotFound, Unprocessable, detail
+from orgs.cache import bump_org_version_on_commit, keys_delete_on_commit, member_key
+from orgs.models import AuditEvent, Department, Membership, Organization
+from orgs.selectors import supervisor_chain_check
+from users.models import User, normalize_email
 
 
 @dataclass(slots=True)
@@ -65,3 +72,329 @@ def changes_between(before: dict[str, Any], after: dict[str, Any]) -> dict[str, 
     return {
         key: [before.get(key), value] for key, value in after.items() if before.get(key) != value
     }
+
+
+# --- members and departments ---------------------------------------------------------------
+
+EMAIL_TWICE = "This email appears more than once in the batch."
+ALREADY_MEMBER = "This email is already a member of the organization."
+UNKNOWN_SUPERVISOR = "No member or batch row has this email."
+OWN_SUPERVISOR = "A member cannot supervise themselves."
+UNKNOWN_DEPARTMENT = "No department with this id in the organization."
+UNKNOWN_MEMBER = "Member not found."
+UNKNOWN_SUPERVISOR_ID = "No member with this id in the organization."
+SUPERVISOR_CYCLE = "This member already supervises that one, directly or not."
+NOT_NULL = "This field cannot be null."
+DEPARTMENT_EXISTS = "A department with this name already exists."
+UNKNOWN_DEPARTMENT_404 = "Department not found."
+
+
+@dataclass(slots=True)
+class MemberRow:
+    email: str
+    full_name: str
+    role: str
+    department_id: int | None = None
+    supervisor_email: str | None = None
+    title: str = ""
+    password: str | None = None
+
+
+def _member_item(member: Membership, user: User) -> dict[str, Any]:
+    return {
+        "id": member.pk,
+        "user_id": user.pk,
+        "email": user.email,
+        "full_name": user.full_name,
+        "role": member.role,
+        "department_id": member.department_id,
+        "supervisor_id": member.supervisor_id,
+        "title": member.title,
+        "is_active": member.is_active,
+        "created_at": member.created_at,
+    }
+
+
+def _bulk_validate(
+    *, org: Organization, rows: Sequence[MemberRow]
+) -> tuple[list[str], dict[str, int]]:
+    """Emails, existing users by email, org members by email; raises 422 then 409."""
+    loc = lambda i, name: ["body", "members", i, name]  # noqa: E731
+    emails = [normalize_email(row.email) for row in rows]
+    errors: list[dict[str, Any]] = []
+    first_seen: dict[str, int] = {}
+    for i, email in enumerate(emails):
+        if email in first_seen:
+            errors.append(detail(loc(i, "email"), EMAIL_TWICE))
+        first_seen.setdefault(email, i)
+
+    department_ids = {row.department_id for row in rows if row.department_id is not None}
+    known_departments = (
+        set(Department.objects.filter(org=org, pk__in=department_ids).values_list("pk", flat=True))
+        if department_ids
+        else set()
+    )
+    supervisor_emails = {
+        normalize_email(row.supervisor_email) for row in rows if row.supervisor_email
+    }
+    # One query: existing members among the batch's emails and its supervisors' emails.
+    org_members = dict(
+        Membership.objects.filter(
+            org=org, user__email__in=set(emails) | supervisor_emails
+        ).values_list("user__email", "pk")
+    )
+    for i, row in enumerate(rows):
+        if row.department_id is not None and row.department_id not in known_departments:
+            errors.append(detail(loc(i, "department_id"), UNKNOWN_DEPARTMENT))
+        if row.supervisor_email:
+            supervisor = normalize_email(row.supervisor_email)
+            if supervisor == emails[i]:
+                errors.append(detail(loc(i, "supervisor_email"), OWN_SUPERVISOR))
+            elif supervisor not in first_seen and supervisor not in org_members:
+                errors.append(detail(loc(i, "supervisor_email"), UNKNOWN_SUPERVISOR))
+    errors += _batch_supervisor_loops(emails=emails, rows=rows)
+    if errors:
+        raise Unprocessable(details=errors)
+
+    conflicts = [
+        detail(loc(i, "email"), ALREADY_MEMBER)
+        for i, email in enumerate(emails)
+        if email in org_members
+    ]
+    if conflicts:
+        raise Conflict(ALREADY_MEMBER, details=conflicts)
+    return emails, org_members
+
+
+def _batch_supervisor_loops(*, emails: list[str], rows: Sequence[MemberRow]) -> list[dict]:
+    """Rows whose supervisor chain inside the batch comes back to them (A → B → A).
+
+    Only batch rows can close a loop: members already in the org have no batch supervisor."""
+    supervisor_of = {
+        email: normalize_email(row.supervisor_email)
+        for email, row in zip(emails, rows, strict=True)
+        if row.supervisor_email
+    }
+    errors = []
+    for i, email in enumerate(emails):
+        seen = {email}
+        current = supervisor_of.get(email)
+        while current is not None and current not in seen:
+            seen.add(current)
+            current = supervisor_of.get(current)
+        if current == email and supervisor_of.get(email) != email:
+            errors.append(detail(["body", "members", i, "supervisor_email"], SUPERVISOR_CYCLE))
+    return errors
+
+
+@transaction.atomic
+def member_bulk_create(
+    *, org: Organization, actor: Membership, rows: Sequence[MemberRow]
+) -> list[dict[str, Any]]:
+    """All rows joined to the org, or none (422/409 with per-row details).
+
+    A constant number of queries whatever the batch size: departments (if any are named),
+    org members among the emails, existing users, INSERT users (if any are new), INSERT
+    memberships, UPDATE supervisors named inside the batch (if any), INSERT audit events.
+    An existing user (by email, ignoring case) joins unchanged: name and password untouched.
+    Validation errors (422: an email twice, unknown supervisor or department) are reported
+    before conflicts (409: an email already a member), each with every offending row's loc.
+    Supervisor loops inside the batch (A → B → A) are 422 rows too.
+    """
+    emails, org_members = _bulk_validate(org=org, rows=rows)
+    users = {user.email: user for user in User.objects.filter(email__in=emails)}
+    new_users = []
+    for email, row in zip(emails, rows, strict=True):
+        if email in users:
+            continue
+        user = User(email=email, full_name=row.full_name)
+        if row.password:
+            user.set_password(row.password)
+        else:
+            user.set_unusable_password()
+        new_users.append(user)
+    if new_users:
+        User.objects.bulk_create(new_users)
+        users.update((user.email, user) for user in new_users)
+
+    now = timezone.now()
+    members = [
+        Membership(
+            org=org,
+            user=users[email],
+            role=row.role,
+            department_id=row.department_id,
+            supervisor_id=org_members.get(normalize_email(row.supervisor_email or "")),
+            title=row.title,
+            created_at=now,
+        )
+        for email, row in zip(emails, rows, strict=True)
+    ]
+    Membership.objects.bulk_create(members)
+    by_email = dict(zip(emails, members, strict=True))
+    in_batch = []
+    for member, row in zip(members, rows, strict=True):
+        supervisor = by_email.get(normalize_email(row.supervisor_email or ""))
+        if supervisor is not None:
+            member.supervisor_id = supervisor.pk
+            in_batch.append(member)
+    if in_batch:
+        Membership.objects.bulk_update(in_batch, ["supervisor"])
+
+    audit_record_many(
+        org=org,
+        actor=actor,
+        entries=[
+            AuditEntry(
+                action="member.create",
+                entity_type="membership",
+                entity_id=member.pk,
+                changes={
+                    "email": [None, member.user.email],
+                    "role": [None, member.role],
+                    "department_id": [None, member.department_id],
+                    "supervisor_id": [None, member.supervisor_id],
+                    "title": [None, member.title],
+                },
+            )
+            for member in members
+        ],
+    )
+    # bulk_create sends no signals: a cached "not a member" for these users must go.
+    keys_delete_on_commit(member_key(org.id, member.user_id) for member in members)
+    bump_org_version_on_commit(org_id=org.id)
+    return [_member_item(member, member.user) for member in members]
+
+
+MEMBER_PATCH_FIELDS = ("role", "department_id", "supervisor_id", "title", "is_active")
+
+
+@transaction.atomic
+def member_update(
+    *, org: Organization, actor: Membership, member_id: int, data: dict[str, Any]
+) -> dict[str, Any]:
+    """Changes any of MEMBER_PATCH_FIELDS; `data` holds only the fields the client sent.
+
+    Saved with `.save()` so the post_save signal drops the member's cached entry: a deactivated
+    member's next request to the org is a 404.
+    """
+    member = (
+        Membership.objects.select_for_update(of=("self",))
+        .select_related("user")
+        .filter(org=org, pk=member_id)
+        .first()
+    )
+    if member is None:
+        raise NotFound(UNKNOWN_MEMBER)
+    errors = [
+        detail(["body", name], NOT_NULL)
+        for name in ("role", "title", "is_active")
+        if name in data and data[name] is None
+    ]
+    department_id = data.get("department_id")
+    if (
+        department_id is not None
+        and not Department.objects.filter(org=org, pk=department_id).exists()
+    ):
+        errors.append(detail(["body", "department_id"], UNKNOWN_DEPARTMENT))
+    supervisor_id = data.get("supervisor_id")
+    if supervisor_id is not None:
+        if supervisor_id == member.pk:
+            errors.append(detail(["body", "supervisor_id"], OWN_SUPERVISOR))
+        else:
+            exists, cycle = supervisor_chain_check(
+                org=org, supervisor_id=supervisor_id, member_id=member.pk
+            )
+            if not exists:
+                errors.append(detail(["body", "supervisor_id"], UNKNOWN_SUPERVISOR_ID))
+            elif cycle:
+                errors.append(detail(["body", "supervisor_id"], SUPERVISOR_CYCLE))
+    if errors:
+        raise Unprocessable(details=errors)
+
+    fields = [name for name in MEMBER_PATCH_FIELDS if name in data]
+    before = {name: getattr(member, name) for name in fields}
+    after = {name: data[name] for name in fields}
+    changes = changes_between(before, after)
+    if changes:
+        for name in changes:
+            setattr(member, name, after[name])
+        member.save(update_fields=[name.removesuffix("_id") for name in changes])
+        audit_record(
+            org=org,
+            actor=actor,
+            action="member.update",
+            entity_type="membership",
+            entity_id=member.pk,
+            changes=changes,
+        )
+        bump_org_version_on_commit(org_id=org.id)
+    return _member_item(member, member.user)
+
+
+def _department_item(department: Department) -> dict[str, Any]:
+    return {"id": department.pk, "name": department.name, "created_at": department.created_at}
+
+
+def _department_name_taken(*, org: Organization, name: str, exclude_id: int | None = None) -> bool:
+    queryset = Department.objects.filter(org=org, name=name)
+    if exclude_id is not None:
+        queryset = queryset.exclude(pk=exclude_id)
+    return queryset.exists()
+
+
+@transaction.atomic
+def department_create(*, org: Organization, actor: Membership, name: str) -> dict[str, Any]:
+    name = name.strip()
+    if _department_name_taken(org=org, name=name):
+        raise Conflict(DEPARTMENT_EXISTS, details=[detail(["body", "name"], DEPARTMENT_EXISTS)])
+    try:
+        with transaction.atomic():  # a concurrent insert of the same name is still a 409
+            department = Department.objects.create(org=org, name=name)
+    except IntegrityError as exc:
+        raise Conflict(
+            DEPARTMENT_EXISTS, details=[detail(["body", "name"], DEPARTMENT_EXISTS)]
+        ) from exc
+    audit_record(
+        org=org,
+        actor=actor,
+        action="department.create",
+        entity_type="department",
+        entity_id=department.pk,
+        changes={"name": [None, name]},
+    )
+    bump_org_version_on_commit(org_id=org.id)
+    return _department_item(department)
+
+
+@transaction.atomic
+def department_update(
+    *, org: Organization, actor: Membership, department_id: int, name: str
+) -> dict[str, Any]:
+    department = Department.objects.select_for_update().filter(org=org, pk=department_id).first()
+    if department is None:
+        raise NotFound(UNKNOWN_DEPARTMENT_404)
+    name = name.strip()
+    if name == department.name:
+        return _department_item(department)
+    if _department_name_taken(org=org, name=name, exclude_id=department.pk):
+        raise Conflict(DEPARTMENT_EXISTS, details=[detail(["body", "name"], DEPARTMENT_EXISTS)])
+    changes = {"name": [department.name, name]}
+    department.name = name
+    try:
+        with transaction.atomic():
+            department.save(update_fields=["name"])
+    except IntegrityError as exc:
+        raise Conflict(
+            DEPARTMENT_EXISTS, details=[detail(["body", "name"], DEPARTMENT_EXISTS)]
+        ) from exc
+    audit_record(
+        org=org,
+        actor=actor,
+        action="department.update",
+        entity_type="department",
+        entity_id=department.pk,
+        changes=changes,
+    )
+    bump_org_version_on_commit(org_id=org.id)
+    return _department_item(department)
