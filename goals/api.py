@@ -1,6 +1,7 @@
 """The goals router: periods, catalogs, goals and their workflow. Handlers only delegate."""
 
 from ninja import Path, Query, Router
+from ninja.responses import Status
 
 from goals import selectors, services
 from goals.schemas import (
@@ -40,7 +41,7 @@ def list_periods(request, org_slug: Path[str], filters: Query[PageFilter]):
 @router.post("/periods", response={201: PeriodOut}, tags=["periods"])
 def create_period(request, org_slug: Path[str], payload: PeriodIn):
     m = request.auth
-    return 201, services.period_create(org=m.org, actor=m, **payload.model_dump())
+    return Status(201, services.period_create(org=m.org, actor=m, **payload.model_dump()))
 
 
 @router.patch("/periods/{period_id}", response=PeriodOut, tags=["periods"])
@@ -59,7 +60,7 @@ def list_competencies(request, org_slug: Path[str], filters: Query[PageFilter]):
 @router.post("/competencies", response={201: CatalogOut}, tags=["catalogs"])
 def create_competency(request, org_slug: Path[str], payload: CatalogIn):
     m = request.auth
-    return 201, services.competency_create(org=m.org, actor=m, **payload.model_dump())
+    return Status(201, services.competency_create(org=m.org, actor=m, **payload.model_dump()))
 
 
 @router.get("/core-values", response=CatalogPage, tags=["catalogs"])
@@ -71,7 +72,7 @@ def list_core_values(request, org_slug: Path[str], filters: Query[PageFilter]):
 @router.post("/core-values", response={201: CatalogOut}, tags=["catalogs"])
 def create_core_value(request, org_slug: Path[str], payload: CatalogIn):
     m = request.auth
-    return 201, services.core_value_create(org=m.org, actor=m, **payload.model_dump())
+    return Status(201, services.core_value_create(org=m.org, actor=m, **payload.model_dump()))
 
 
 @router.get("/goals", response=GoalPage)
@@ -83,7 +84,7 @@ def list_goals(request, org_slug: Path[str], filters: Query[GoalFilter]):
 @router.post("/goals", response={201: GoalOut})
 def create_goal(request, org_slug: Path[str], payload: GoalIn):
     m = request.auth
-    return 201, services.goal_create(org=m.org, actor=m, **payload.model_dump())
+    return Status(201, services.goal_create(org=m.org, actor=m, **payload.model_dump()))
 
 
 @router.post("/goals/bulk-status", response=GoalItems)
@@ -108,7 +109,7 @@ def update_goal(request, org_slug: Path[str], goal_id: int, payload: GoalPatch):
 @router.delete("/goals/{goal_id}", response={204: None})
 def delete_goal(request, org_slug: Path[str], goal_id: int):
     services.goal_delete(org=request.auth.org, actor=request.auth, goal_id=goal_id)
-    return 204, None
+    return Status(204, None)
 
 
 @router.post("/goals/{goal_id}/submit", response=GoalOut)
