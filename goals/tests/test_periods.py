@@ -110,13 +110,15 @@ def test_a_period_of_another_org_is_404(api, admin, other_org):
 def _sizes(n, org):
     for i in range(n):
         PeriodFactory(
-            org=org, name=f"P{n}-{i}", starts_on="2020-01-01", ends_on="2020-12-31", status="planned"
+            org=org,
+            name=f"P{n}-{i}",
+            starts_on="2020-01-01",
+            ends_on="2020-12-31",
+            status="planned",
         )
 
 
-def test_period_endpoints_cost_the_same_for_3_and_30_periods(
-    api, admin, django_assert_num_queries
-):
+def test_period_endpoints_cost_the_same_for_3_and_30_periods(api, admin, django_assert_num_queries):
     api.get(admin, "/me")  # warm the auth cache: auth costs 0 queries below
     counts = []
     for n in (3, 27):

@@ -4,7 +4,13 @@ import pytest
 
 from goals.tests.factories import CompetencyFactory, CoreValueFactory
 
-PERF = {"type": "performance", "metric": "NPS", "target": 50, "unit": "pts", "direction": "increase"}
+PERF = {
+    "type": "performance",
+    "metric": "NPS",
+    "target": 50,
+    "unit": "pts",
+    "direction": "increase",
+}
 
 
 def _comp(competency):
