@@ -215,10 +215,14 @@ def _validate_target_data(*, org: Organization, category: str, data: dict[str, A
         raise Unprocessable(details=[detail(["body", "target_data", field], UNKNOWN_ID)])
 
 
-def _goal_for_update(*, org: Organization, actor: Membership, goal_id: int) -> Goal:
+def _goal_for_update(
+    *, org: Organization, actor: Membership, goal_id: int, lock_owner: bool = False
+) -> Goal:
+    """The goal (with owner and period) locked; `lock_owner` also locks the owner's membership
+    row, which serializes that owner's submits so two can't both pass the weight check."""
     goal = (
         Goal.objects.select_related("owner", "period")
-        .select_for_update(of=("self",))
+        .select_for_update(of=("self", "owner") if lock_owner else ("self",))
         .filter(goal_visibility_q(actor), org=org, pk=goal_id)
         .first()
     )
@@ -328,7 +332,7 @@ def goal_delete(*, org: Organization, actor: Membership, goal_id: int) -> None:
 
 @transaction.atomic
 def goal_submit(*, org: Organization, actor: Membership, goal_id: int) -> Goal:
-    goal = _goal_for_update(org=org, actor=actor, goal_id=goal_id)
+    goal = _goal_for_update(org=org, actor=actor, goal_id=goal_id, lock_owner=True)
     ensure_editor(actor, owner_id=goal.owner_id)
     _ensure_open(goal.period)
     if goal.status not in (Goal.Status.DRAFT, Goal.Status.REJECTED):
@@ -418,6 +422,7 @@ def goal_bulk_review(
         for goal in Goal.objects.select_related("owner", "period")
         .select_for_update(of=("self",))
         .filter(goal_visibility_q(actor), org=org, pk__in=goal_ids)
+        .order_by("pk")  # one lock order for every caller: overlapping batches can't deadlock
     }
     missing = [i for i, gid in enumerate(goal_ids) if gid not in goals]
     if missing:
