@@ -349,7 +349,7 @@ def goal_submit(*, org: Organization, actor: Membership, goal_id: int) -> Goal:
         or 0
     )
     if committed + goal.weight > 100:
-        raise Conflict(WEIGHT_BUDGET, details=[detail(["body", "weight"], WEIGHT_BUDGET)])
+        raise Conflict(WEIGHT_BUDGET)
     return _goal_transition(org=org, actor=actor, goal=goal, status=Goal.Status.SUBMITTED)
 
 

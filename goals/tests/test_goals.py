@@ -234,12 +234,18 @@ def test_goal_endpoints_cost_the_same_for_3_and_30_goals(
         # SAVEPOINT, SELECT goal+owner+period FOR UPDATE, UPDATE goal, INSERT audit, RELEASE
         with django_assert_num_queries(5):
             assert api.patch(employee, f"/goals/{target.pk}", {"title": f"t{n}"}).status_code == 200
-        # SAVEPOINT, SELECT … FOR UPDATE, SUM of committed weights, UPDATE, INSERT audit, RELEASE
+        # SAVEPOINT, SELECT goal+owner+period FOR UPDATE OF goal, owner, SUM of committed
+        # weights, UPDATE goal, INSERT audit, RELEASE
         with django_assert_num_queries(6):
             assert api.post(employee, f"/goals/{target.pk}/submit").status_code == 200
         # SAVEPOINT, SELECT … FOR UPDATE, UPDATE goal, INSERT audit, RELEASE
         with django_assert_num_queries(5):
             assert api.post(manager, f"/goals/{target.pk}/approve").status_code == 200
+        to_reject = GoalFactory(owner=employee, period=period, weight=1, status="submitted")
+        # SAVEPOINT, SELECT … FOR UPDATE, UPDATE goal, INSERT audit, RELEASE
+        with django_assert_num_queries(5):
+            response = api.post(manager, f"/goals/{to_reject.pk}/reject", {"comment": "No"})
+        assert response.status_code == 200
         # SAVEPOINT, SELECT … FOR UPDATE, DELETE self-assessments, DELETE feedback (cascade),
         # DELETE goal, INSERT audit, RELEASE
         with django_assert_num_queries(7):
