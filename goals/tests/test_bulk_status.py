@@ -133,3 +133,18 @@ def test_bulk_status_costs_the_same_for_3_and_30_goals(
             response = _bulk(api, manager, [g.pk for g in goals], action, comment="c")
         assert response.status_code == 200
         assert AuditEvent.objects.count() == audit_before + n
+
+
+def test_one_version_bump_after_a_successful_batch_and_none_after_a_failed_one(
+    api, admin, employee, period, django_capture_on_commit_callbacks
+):
+    goals = GoalFactory.create_batch(5, owner=employee, period=period, status="submitted")
+    draft = GoalFactory(owner=employee, period=period)
+
+    with django_capture_on_commit_callbacks() as failed:
+        assert _bulk(api, admin, [goals[0].pk, draft.pk]).status_code == 409
+    with django_capture_on_commit_callbacks() as succeeded:
+        assert _bulk(api, admin, [g.pk for g in goals]).status_code == 200
+
+    assert len(failed) == 0  # a rolled-back write never touches the cache
+    assert len(succeeded) == 1
