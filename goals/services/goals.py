@@ -1,11 +1,10 @@
-"""Writes of the goals app: keyword-only, org first, one transaction, audited, version bumped."""
+"""Goal writes and the review workflow, including the constant-cost bulk review."""
 
 from __future__ import annotations
 
-import datetime
 from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.db.models import Sum
 from django.utils import timezone
 
@@ -19,179 +18,23 @@ from goals.permissions import (
     goal_visibility_q,
     is_reviewer,
 )
-from goals.selectors import GOAL_NOT_FOUND, PERIOD_NOT_FOUND
+from goals.selectors import GOAL_NOT_FOUND
+from goals.services._common import (
+    GOAL_FIELDS,
+    GOAL_NOT_DELETABLE,
+    GOAL_NOT_EDITABLE,
+    GOAL_NOT_SUBMITTABLE,
+    GOAL_NOT_SUBMITTED,
+    OWNER_NOT_SELF,
+    PERIOD_CLOSED,
+    UNKNOWN_ID,
+    WEIGHT_BUDGET,
+    ensure_period_open,
+)
 from goals.target_data import target_data_errors
 from orgs.cache import bump_org_version_on_commit
 from orgs.models import Membership, Organization
 from orgs.services import AuditEntry, audit_record, audit_record_many, changes_between
-
-ADMIN_ONLY = "Only an admin can do this."
-PERIOD_CLOSED = "The period is closed; it is read-only."
-PERIOD_ALREADY_ACTIVE = "Another period of this organization is already active."
-PERIOD_BAD_TRANSITION = "A period moves planned → active → closed only."
-PERIOD_NAME_TAKEN = "A period with this name already exists."
-PERIOD_DATES = "ends_on must not be before starts_on."
-CATALOG_NAME_TAKEN = "An entry with this name already exists."
-UNKNOWN_ID = "Unknown id."
-OWNER_NOT_SELF = "Only an admin can create goals for another member."
-GOAL_NOT_EDITABLE = "A goal can be changed only while it is draft or rejected."
-GOAL_NOT_DELETABLE = "Only a draft goal can be deleted."
-GOAL_NOT_SUBMITTABLE = "Only a draft or rejected goal can be submitted."
-GOAL_NOT_SUBMITTED = "Only a submitted goal can be approved or rejected."
-WEIGHT_BUDGET = "The owner's submitted and approved goals in the period would weigh more than 100."
-
-PERIOD_TRANSITIONS = {("planned", "active"), ("active", "closed")}
-GOAL_FIELDS = ("period_id", "owner_id", "category", "title", "weight", "target_data", "status")
-
-
-def _ensure_admin(actor: Membership) -> None:
-    if actor.role != Membership.Role.ADMIN:
-        raise Forbidden(ADMIN_ONLY)
-
-
-def _ensure_open(period: Period) -> None:
-    if period.is_closed:
-        raise Conflict(PERIOD_CLOSED)
-
-
-# Periods ------------------------------------------------------------------------------------
-
-
-def _period_state(period: Period) -> dict[str, Any]:
-    return {
-        "name": period.name,
-        "starts_on": period.starts_on.isoformat(),
-        "ends_on": period.ends_on.isoformat(),
-        "status": period.status,
-    }
-
-
-def _period_save(period: Period, **kwargs: Any) -> None:
-    """Constraint violations become 409 (a concurrent writer got there first)."""
-    try:
-        with transaction.atomic():
-            period.save(**kwargs)
-    except IntegrityError as exc:
-        message = PERIOD_ALREADY_ACTIVE if "one_active" in str(exc) else PERIOD_NAME_TAKEN
-        raise Conflict(message) from exc
-
-
-@transaction.atomic
-def period_create(
-    *,
-    org: Organization,
-    actor: Membership,
-    name: str,
-    starts_on: datetime.date,
-    ends_on: datetime.date,
-    status: str = Period.Status.PLANNED,
-) -> Period:
-    _ensure_admin(actor)
-    if ends_on < starts_on:
-        raise Unprocessable(details=[detail(["body", "ends_on"], PERIOD_DATES)])
-    period = Period(org=org, name=name, starts_on=starts_on, ends_on=ends_on, status=status)
-    _period_save(period)
-    audit_record(
-        org=org,
-        actor=actor,
-        action="period.create",
-        entity_type="period",
-        entity_id=period.pk,
-        changes=changes_between({}, _period_state(period)),
-    )
-    bump_org_version_on_commit(org_id=org.id)
-    return period
-
-
-@transaction.atomic
-def period_update(
-    *, org: Organization, actor: Membership, period_id: int, data: dict[str, Any]
-) -> Period:
-    _ensure_admin(actor)
-    period = Period.objects.select_for_update().filter(org=org, pk=period_id).first()
-    if period is None:
-        raise NotFound(PERIOD_NOT_FOUND)
-    _ensure_open(period)
-    before = _period_state(period)
-    new_status = data.get("status")
-    if new_status is not None and new_status != period.status:
-        if (period.status, new_status) not in PERIOD_TRANSITIONS:
-            raise Conflict(PERIOD_BAD_TRANSITION)
-        period.status = new_status
-    for field in ("name", "starts_on", "ends_on"):
-        if data.get(field) is not None:
-            setattr(period, field, data[field])
-    if period.ends_on < period.starts_on:
-        raise Unprocessable(details=[detail(["body", "ends_on"], PERIOD_DATES)])
-    _period_save(period)
-    changes = changes_between(before, _period_state(period))
-    if changes:
-        audit_record(
-            org=org,
-            actor=actor,
-            action="period.update",
-            entity_type="period",
-            entity_id=period.pk,
-            changes=changes,
-        )
-        bump_org_version_on_commit(org_id=org.id)
-    return period
-
-
-# Catalogs -----------------------------------------------------------------------------------
-
-
-def _catalog_create(model, entity_type: str, *, org, actor, name, description, is_active):
-    _ensure_admin(actor)
-    entry = model(org=org, name=name, description=description, is_active=is_active)
-    try:
-        with transaction.atomic():
-            entry.save()
-    except IntegrityError as exc:
-        raise Conflict(CATALOG_NAME_TAKEN) from exc
-    audit_record(
-        org=org,
-        actor=actor,
-        action=f"{entity_type}.create",
-        entity_type=entity_type,
-        entity_id=entry.pk,
-        changes={"name": [None, name], "is_active": [None, is_active]},
-    )
-    bump_org_version_on_commit(org_id=org.id)
-    return entry
-
-
-@transaction.atomic
-def competency_create(
-    *, org: Organization, actor: Membership, name: str, description: str = "", is_active=True
-) -> Competency:
-    return _catalog_create(
-        Competency,
-        "competency",
-        org=org,
-        actor=actor,
-        name=name,
-        description=description,
-        is_active=is_active,
-    )
-
-
-@transaction.atomic
-def core_value_create(
-    *, org: Organization, actor: Membership, name: str, description: str = "", is_active=True
-) -> CoreValue:
-    return _catalog_create(
-        CoreValue,
-        "core_value",
-        org=org,
-        actor=actor,
-        name=name,
-        description=description,
-        is_active=is_active,
-    )
-
-
-# Goals --------------------------------------------------------------------------------------
 
 
 def _goal_state(goal: Goal) -> dict[str, Any]:
@@ -250,7 +93,7 @@ def goal_create(
     period = Period.objects.filter(org=org, pk=period_id).first()
     if period is None:
         raise Unprocessable(details=[detail(["body", "period_id"], UNKNOWN_ID)])
-    _ensure_open(period)
+    ensure_period_open(period)
     _validate_target_data(org=org, category=category, data=target_data)
     goal = Goal.objects.create(
         org=org,
@@ -285,7 +128,7 @@ def goal_update(
     """Owner or admin, while draft or rejected. A rejected goal stays rejected until resubmitted."""
     goal = _goal_for_update(org=org, actor=actor, goal_id=goal_id)
     ensure_editor(actor, owner_id=goal.owner_id)
-    _ensure_open(goal.period)
+    ensure_period_open(goal.period)
     if goal.status not in (Goal.Status.DRAFT, Goal.Status.REJECTED):
         raise Conflict(GOAL_NOT_EDITABLE)
     before = _goal_state(goal)
@@ -314,7 +157,7 @@ def goal_update(
 def goal_delete(*, org: Organization, actor: Membership, goal_id: int) -> None:
     goal = _goal_for_update(org=org, actor=actor, goal_id=goal_id)
     ensure_editor(actor, owner_id=goal.owner_id)
-    _ensure_open(goal.period)
+    ensure_period_open(goal.period)
     if goal.status != Goal.Status.DRAFT:
         raise Conflict(GOAL_NOT_DELETABLE)
     pk = goal.pk
@@ -334,7 +177,7 @@ def goal_delete(*, org: Organization, actor: Membership, goal_id: int) -> None:
 def goal_submit(*, org: Organization, actor: Membership, goal_id: int) -> Goal:
     goal = _goal_for_update(org=org, actor=actor, goal_id=goal_id, lock_owner=True)
     ensure_editor(actor, owner_id=goal.owner_id)
-    _ensure_open(goal.period)
+    ensure_period_open(goal.period)
     if goal.status not in (Goal.Status.DRAFT, Goal.Status.REJECTED):
         raise Conflict(GOAL_NOT_SUBMITTABLE)
     committed = (
@@ -396,7 +239,7 @@ def goal_review(
 ) -> Goal:
     goal = _goal_for_update(org=org, actor=actor, goal_id=goal_id)
     ensure_reviewer(actor, owner_id=goal.owner_id, owner_supervisor_id=goal.owner.supervisor_id)
-    _ensure_open(goal.period)
+    ensure_period_open(goal.period)
     if goal.status != Goal.Status.SUBMITTED:
         raise Conflict(GOAL_NOT_SUBMITTED)
     status = Goal.Status.APPROVED if approve else Goal.Status.REJECTED
