@@ -260,3 +260,13 @@ def test_a_manager_sees_goals_of_their_own_reports(api, other_manager, org, make
     report = MembershipFactory(org=org, supervisor=other_manager)
     goal = make_goal(report)
     assert api.get(other_manager, f"/goals/{goal.pk}").status_code == 200
+
+
+def test_foreign_ids_as_list_filters_give_an_empty_page(api, admin, employee, make_goal, outsider):
+    make_goal(employee)
+    foreign = GoalFactory(owner=outsider)
+
+    for params in ({"period_id": foreign.period_id}, {"owner_id": outsider.pk}):
+        response = api.get(admin, "/goals", params=params)
+        assert response.status_code == 200
+        assert response.json() == {"items": [], "next_cursor": None}
