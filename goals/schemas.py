@@ -1,0 +1,143 @@
+"""Input and output shapes of the goals API. Inputs forbid unknown fields (422)."""
+
+from __future__ import annotations
+
+import datetime
+from typing import Any, Literal
+
+from ninja import Schema
+from pydantic import ConfigDict, Field, field_validator
+
+from config.pagination import Limit
+
+GoalStatus = Literal["draft", "submitted", "approved", "rejected"]
+GoalCategory = Literal["performance", "competency", "core_value"]
+
+
+class _In(Schema):
+    model_config = ConfigDict(extra="forbid")
+
+
+class PeriodIn(_In):
+    name: str = Field(min_length=1, max_length=100)
+    starts_on: datetime.date
+    ends_on: datetime.date
+    status: Literal["planned", "active"] = "planned"
+
+
+class PeriodPatch(_In):
+    name: str | None = Field(None, min_length=1, max_length=100)
+    starts_on: datetime.date | None = None
+    ends_on: datetime.date | None = None
+    status: Literal["planned", "active", "closed"] | None = None
+
+
+class PeriodOut(Schema):
+    id: int
+    name: str
+    starts_on: datetime.date
+    ends_on: datetime.date
+    status: str
+    created_at: datetime.datetime
+
+
+class PeriodPage(Schema):
+    items: list[PeriodOut]
+    next_cursor: str | None
+
+
+class CatalogIn(_In):
+    name: str = Field(min_length=1, max_length=200)
+    description: str = Field("", max_length=2000)
+    is_active: bool = True
+
+
+class CatalogOut(Schema):
+    id: int
+    name: str
+    description: str
+    is_active: bool
+    created_at: datetime.datetime
+
+
+class CatalogPage(Schema):
+    items: list[CatalogOut]
+    next_cursor: str | None
+
+
+class PageFilter(_In):
+    cursor: str | None = None
+    limit: Limit = 50
+
+
+class GoalFilter(PageFilter):
+    period_id: int | None = None
+    owner_id: int | None = None
+    status: GoalStatus | None = None
+    category: GoalCategory | None = None
+
+
+class GoalIn(_In):
+    period_id: int
+    category: GoalCategory
+    title: str = Field(min_length=1, max_length=200)
+    weight: int = Field(ge=1, le=100)
+    # Shape checked by the service with `target_data_errors` (union + type == category), so
+    # locs are ["body", "target_data", field] without pydantic's union tag segment.
+    target_data: dict[str, Any]
+    owner_id: int | None = None
+
+
+class GoalPatch(_In):
+    title: str | None = Field(None, min_length=1, max_length=200)
+    weight: int | None = Field(None, ge=1, le=100)
+    target_data: dict[str, Any] | None = None
+
+    @field_validator("title", "weight", "target_data")
+    @classmethod
+    def _not_null(cls, value):
+        if value is None:
+            raise ValueError("may be omitted but not null")
+        return value
+
+
+class GoalOut(Schema):
+    id: int
+    period_id: int
+    owner_id: int
+    category: str
+    title: str
+    weight: int
+    target_data: dict[str, Any]
+    status: str
+    review_comment: str
+    reviewed_by_id: int | None
+    reviewed_at: datetime.datetime | None
+    created_at: datetime.datetime
+    updated_at: datetime.datetime
+
+
+class GoalPage(Schema):
+    items: list[GoalOut]
+    next_cursor: str | None
+
+
+class GoalItems(Schema):
+    items: list[GoalOut]
+
+
+class RejectIn(_In):
+    comment: str = Field(min_length=1, max_length=5000)
+
+
+class BulkStatusIn(_In):
+    goal_ids: list[int] = Field(min_length=1, max_length=500)
+    action: Literal["approve", "reject"]
+    comment: str = Field("", max_length=5000)
+
+    @field_validator("goal_ids")
+    @classmethod
+    def _unique(cls, value: list[int]) -> list[int]:
+        if len(set(value)) != len(value):
+            raise ValueError("goal ids must be unique")
+        return value

@@ -1,0 +1,69 @@
+"""Reads of the goals app. Every lookup is inside the org; invisible rows are 404."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from config.errors import NotFound
+from config.pagination import keyset_page
+from goals.models import Competency, CoreValue, Goal, Period
+from goals.permissions import goal_visibility_q
+from orgs.models import Membership, Organization
+
+GOAL_NOT_FOUND = "Goal not found."
+PERIOD_NOT_FOUND = "Period not found."
+
+PERIOD_FIELDS = ("id", "name", "starts_on", "ends_on", "status", "created_at")
+CATALOG_FIELDS = ("id", "name", "description", "is_active", "created_at")
+
+
+def period_list(
+    *, org: Organization, cursor: str | None, limit: int
+) -> tuple[list[dict[str, Any]], str | None]:
+    queryset = Period.objects.filter(org=org).values(*PERIOD_FIELDS)
+    return keyset_page(queryset, ordering=["-starts_on", "-id"], limit=limit, cursor=cursor)
+
+
+def _catalog_list(model, *, org: Organization, cursor: str | None, limit: int):
+    queryset = model.objects.filter(org=org).values(*CATALOG_FIELDS)
+    return keyset_page(queryset, ordering=["-created_at", "-id"], limit=limit, cursor=cursor)
+
+
+def competency_list(*, org: Organization, cursor: str | None, limit: int):
+    return _catalog_list(Competency, org=org, cursor=cursor, limit=limit)
+
+
+def core_value_list(*, org: Organization, cursor: str | None, limit: int):
+    return _catalog_list(CoreValue, org=org, cursor=cursor, limit=limit)
+
+
+def goal_list(
+    *,
+    org: Organization,
+    actor: Membership,
+    cursor: str | None,
+    limit: int,
+    period_id: int | None = None,
+    owner_id: int | None = None,
+    status: str | None = None,
+    category: str | None = None,
+) -> tuple[list[Goal], str | None]:
+    """One query. A foreign or invisible `owner_id`/`period_id` simply matches nothing."""
+    filters: dict[str, Any] = {}
+    if period_id is not None:
+        filters["period_id"] = period_id
+    if owner_id is not None:
+        filters["owner_id"] = owner_id
+    if status is not None:
+        filters["status"] = status
+    if category is not None:
+        filters["category"] = category
+    queryset = Goal.objects.filter(goal_visibility_q(actor), org=org, **filters)
+    return keyset_page(queryset, ordering=["-created_at", "-id"], limit=limit, cursor=cursor)
+
+
+def goal_get(*, org: Organization, actor: Membership, goal_id: int) -> Goal:
+    goal = Goal.objects.filter(goal_visibility_q(actor), org=org, pk=goal_id).first()
+    if goal is None:
+        raise NotFound(GOAL_NOT_FOUND)
+    return goal

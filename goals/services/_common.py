@@ -1,0 +1,35 @@
+"""Messages (module constants that tests may assert on) and guards shared by the services."""
+
+from __future__ import annotations
+
+from config.errors import Conflict, Forbidden
+from goals.models import Period
+from orgs.models import Membership
+
+ADMIN_ONLY = "Only an admin can do this."
+PERIOD_CLOSED = "The period is closed; it is read-only."
+PERIOD_ALREADY_ACTIVE = "Another period of this organization is already active."
+PERIOD_BAD_TRANSITION = "A period moves planned → active → closed only."
+PERIOD_NAME_TAKEN = "A period with this name already exists."
+PERIOD_DATES = "ends_on must not be before starts_on."
+CATALOG_NAME_TAKEN = "An entry with this name already exists."
+UNKNOWN_ID = "Unknown id."
+OWNER_NOT_SELF = "Only an admin can create goals for another member."
+GOAL_NOT_EDITABLE = "A goal can be changed only while it is draft or rejected."
+GOAL_NOT_DELETABLE = "Only a draft goal can be deleted."
+GOAL_NOT_SUBMITTABLE = "Only a draft or rejected goal can be submitted."
+GOAL_NOT_SUBMITTED = "Only a submitted goal can be approved or rejected."
+WEIGHT_BUDGET = "The owner's submitted and approved goals in the period would weigh more than 100."
+
+PERIOD_TRANSITIONS = {("planned", "active"), ("active", "closed")}
+GOAL_FIELDS = ("period_id", "owner_id", "category", "title", "weight", "target_data", "status")
+
+
+def ensure_admin(actor: Membership) -> None:
+    if actor.role != Membership.Role.ADMIN:
+        raise Forbidden(ADMIN_ONLY)
+
+
+def ensure_period_open(period: Period) -> None:
+    if period.is_closed:
+        raise Conflict(PERIOD_CLOSED)
