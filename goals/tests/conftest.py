@@ -1,6 +1,5 @@
 import pytest
 
-from conftest import ApiClient
 from goals.tests.factories import CompetencyFactory, CoreValueFactory, GoalFactory, PeriodFactory
 from orgs.models import Membership
 from orgs.tests.factories import MembershipFactory
@@ -42,22 +41,3 @@ PERFORMANCE = {
     "unit": "kEUR",
     "direction": "increase",
 }
-
-
-class StableTokenClient(ApiClient):
-    """One token per user for the whole test. A fresh token per call changes whenever the clock
-    crosses a second (iat/exp), which misses the token cache and makes query counts flaky."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self._tokens: dict[int, str] = {}
-
-    def token_for(self, user) -> str:
-        if user.pk not in self._tokens:
-            self._tokens[user.pk] = super().token_for(user)
-        return self._tokens[user.pk]
-
-
-@pytest.fixture
-def api() -> ApiClient:
-    return StableTokenClient()
