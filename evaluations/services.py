@@ -27,9 +27,8 @@ from config.errors import Conflict, Forbidden, NotFound, Unprocessable, detail
 from evaluations.models import SelfAssessment, SupervisorFeedback
 from goals.models import Goal, Period
 from goals.permissions import ensure_reviewer, goal_visibility_q
-from orgs.cache import bump_org_version_on_commit
 from orgs.models import Membership, Organization
-from orgs.services import audit_record
+from orgs.services import record_change
 
 GOAL_NOT_FOUND = "Goal not found."
 NOT_OWNER = "Only the goal's owner can write its self-assessment."
@@ -123,7 +122,7 @@ def self_assessment_put(
     else:
         assessment.save(update_fields=["rating", "comment", "status", "submitted_at", "updated_at"])
 
-    audit_record(
+    record_change(
         org=org,
         actor=actor,
         action="self_assessment.create" if created else "self_assessment.update",
@@ -131,7 +130,6 @@ def self_assessment_put(
         entity_id=assessment.pk,
         changes=_changes(before, _snapshot(assessment, SELF_ASSESSMENT_AUDITED)),
     )
-    bump_org_version_on_commit(org_id=org.id)
     return assessment
 
 
@@ -181,7 +179,7 @@ def feedback_put(
             update_fields=["author", "rating", "comment", "status", "published_at", "updated_at"]
         )
 
-    audit_record(
+    record_change(
         org=org,
         actor=actor,
         action="feedback.create" if created else "feedback.update",
@@ -189,5 +187,4 @@ def feedback_put(
         entity_id=feedback.pk,
         changes=_changes(before, _snapshot(feedback, FEEDBACK_AUDITED)),
     )
-    bump_org_version_on_commit(org_id=org.id)
     return feedback

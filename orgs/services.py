@@ -46,6 +46,29 @@ def audit_record(
     )
 
 
+def record_change(
+    *,
+    org: Organization,
+    actor: Membership | None,
+    action: str,
+    entity_type: str,
+    entity_id: int,
+    changes: dict[str, Any] | None = None,
+) -> AuditEvent:
+    """What every write does last: audit it in the same transaction and, once committed, bump
+    the org data version so no cached page or ETag outlives it."""
+    event = audit_record(
+        org=org,
+        actor=actor,
+        action=action,
+        entity_type=entity_type,
+        entity_id=entity_id,
+        changes=changes,
+    )
+    bump_org_version_on_commit(org_id=org.id)
+    return event
+
+
 def audit_record_many(
     *, org: Organization, actor: Membership | None, entries: Iterable[AuditEntry]
 ) -> None:
@@ -320,7 +343,7 @@ def member_update(
         for name in changes:
             setattr(member, name, after[name])
         member.save(update_fields=[name.removesuffix("_id") for name in changes])
-        audit_record(
+        record_change(
             org=org,
             actor=actor,
             action="member.update",
@@ -328,7 +351,6 @@ def member_update(
             entity_id=member.pk,
             changes=changes,
         )
-        bump_org_version_on_commit(org_id=org.id)
     return _member_item(member, member.user)
 
 
@@ -355,7 +377,7 @@ def department_create(*, org: Organization, actor: Membership, name: str) -> dic
         raise Conflict(
             DEPARTMENT_EXISTS, details=[detail(["body", "name"], DEPARTMENT_EXISTS)]
         ) from exc
-    audit_record(
+    record_change(
         org=org,
         actor=actor,
         action="department.create",
@@ -363,7 +385,6 @@ def department_create(*, org: Organization, actor: Membership, name: str) -> dic
         entity_id=department.pk,
         changes={"name": [None, name]},
     )
-    bump_org_version_on_commit(org_id=org.id)
     return _department_item(department)
 
 
@@ -388,7 +409,7 @@ def department_update(
         raise Conflict(
             DEPARTMENT_EXISTS, details=[detail(["body", "name"], DEPARTMENT_EXISTS)]
         ) from exc
-    audit_record(
+    record_change(
         org=org,
         actor=actor,
         action="department.update",
@@ -396,5 +417,4 @@ def department_update(
         entity_id=department.pk,
         changes=changes,
     )
-    bump_org_version_on_commit(org_id=org.id)
     return _department_item(department)

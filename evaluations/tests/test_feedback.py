@@ -255,7 +255,7 @@ def test_a_failure_after_the_insert_rolls_everything_back(api, manager, goal, mo
     def broken_audit(**kwargs):
         raise RuntimeError("audit store down")
 
-    monkeypatch.setattr("evaluations.services.audit_record", broken_audit)
+    monkeypatch.setattr("evaluations.services.record_change", broken_audit)
 
     response = api.put(manager, path(goal), BODY)
 

@@ -262,7 +262,7 @@ def test_a_failure_after_the_insert_rolls_everything_back(api, employee, goal, m
     def broken_audit(**kwargs):
         raise RuntimeError("audit store down")
 
-    monkeypatch.setattr("evaluations.services.audit_record", broken_audit)
+    monkeypatch.setattr("evaluations.services.record_change", broken_audit)
 
     response = api.put(employee, path(goal), BODY)
 

@@ -10,9 +10,8 @@ from goals.services._common import (
     CATALOG_NAME_TAKEN,
     ensure_admin,
 )
-from orgs.cache import bump_org_version_on_commit
 from orgs.models import Membership, Organization
-from orgs.services import audit_record
+from orgs.services import record_change
 
 
 def _catalog_create(model, entity_type: str, *, org, actor, name, description, is_active):
@@ -23,7 +22,7 @@ def _catalog_create(model, entity_type: str, *, org, actor, name, description, i
             entry.save()
     except IntegrityError as exc:
         raise Conflict(CATALOG_NAME_TAKEN) from exc
-    audit_record(
+    record_change(
         org=org,
         actor=actor,
         action=f"{entity_type}.create",
@@ -31,7 +30,6 @@ def _catalog_create(model, entity_type: str, *, org, actor, name, description, i
         entity_id=entry.pk,
         changes={"name": [None, name], "is_active": [None, is_active]},
     )
-    bump_org_version_on_commit(org_id=org.id)
     return entry
 
 

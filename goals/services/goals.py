@@ -34,7 +34,7 @@ from goals.services._common import (
 from goals.target_data import target_data_errors
 from orgs.cache import bump_org_version_on_commit
 from orgs.models import Membership, Organization
-from orgs.services import AuditEntry, audit_record, audit_record_many, changes_between
+from orgs.services import AuditEntry, audit_record_many, changes_between, record_change
 
 
 def _goal_state(goal: Goal) -> dict[str, Any]:
@@ -104,7 +104,7 @@ def goal_create(
         weight=weight,
         target_data=target_data,
     )
-    audit_record(
+    record_change(
         org=org,
         actor=actor,
         action="goal.create",
@@ -112,7 +112,6 @@ def goal_create(
         entity_id=goal.pk,
         changes=changes_between({}, _goal_state(goal)),
     )
-    bump_org_version_on_commit(org_id=org.id)
     return goal
 
 
@@ -141,7 +140,7 @@ def goal_update(
     changes = changes_between(before, _goal_state(goal))
     if changes:
         goal.save(update_fields=list(changes))
-        audit_record(
+        record_change(
             org=org,
             actor=actor,
             action="goal.update",
@@ -149,7 +148,6 @@ def goal_update(
             entity_id=goal.pk,
             changes=changes,
         )
-        bump_org_version_on_commit(org_id=org.id)
     return goal
 
 
@@ -162,7 +160,7 @@ def goal_delete(*, org: Organization, actor: Membership, goal_id: int) -> None:
         raise Conflict(GOAL_NOT_DELETABLE)
     pk = goal.pk
     goal.delete()  # the instance: the collector needs no second SELECT of the goal
-    audit_record(
+    record_change(
         org=org,
         actor=actor,
         action="goal.delete",
@@ -170,7 +168,6 @@ def goal_delete(*, org: Organization, actor: Membership, goal_id: int) -> None:
         entity_id=pk,
         changes={"title": [goal.title, None]},
     )
-    bump_org_version_on_commit(org_id=org.id)
 
 
 @transaction.atomic
@@ -214,7 +211,7 @@ def _goal_transition(
         goal.reviewed_at = timezone.now()
         fields += ["review_comment", "reviewed_by", "reviewed_at"]
     goal.save(update_fields=fields)
-    audit_record(
+    record_change(
         org=org,
         actor=actor,
         action=f"goal.{_ACTION_NAMES[status]}",
@@ -222,7 +219,6 @@ def _goal_transition(
         entity_id=goal.pk,
         changes=changes_between(before, {"status": status}),
     )
-    bump_org_version_on_commit(org_id=org.id)
     return goal
 
 

@@ -19,9 +19,8 @@ from goals.services._common import (
     ensure_admin,
     ensure_period_open,
 )
-from orgs.cache import bump_org_version_on_commit
 from orgs.models import Membership, Organization
-from orgs.services import audit_record, changes_between
+from orgs.services import changes_between, record_change
 
 
 def _period_state(period: Period) -> dict[str, Any]:
@@ -58,7 +57,7 @@ def period_create(
         raise Unprocessable(details=[detail(["body", "ends_on"], PERIOD_DATES)])
     period = Period(org=org, name=name, starts_on=starts_on, ends_on=ends_on, status=status)
     _period_save(period)
-    audit_record(
+    record_change(
         org=org,
         actor=actor,
         action="period.create",
@@ -66,7 +65,6 @@ def period_create(
         entity_id=period.pk,
         changes=changes_between({}, _period_state(period)),
     )
-    bump_org_version_on_commit(org_id=org.id)
     return period
 
 
@@ -93,7 +91,7 @@ def period_update(
     _period_save(period)
     changes = changes_between(before, _period_state(period))
     if changes:
-        audit_record(
+        record_change(
             org=org,
             actor=actor,
             action="period.update",
@@ -101,5 +99,4 @@ def period_update(
             entity_id=period.pk,
             changes=changes,
         )
-        bump_org_version_on_commit(org_id=org.id)
     return period
