@@ -15,7 +15,7 @@ class PeriodAdmin(admin.ModelAdmin):
     list_filter = ("status",)
     list_select_related = ("org",)
     search_fields = ("name", "org__slug")
-    raw_id_fields = ("org",)
+    autocomplete_fields = ("org",)
     ordering = ("-starts_on", "-id")
     show_full_result_count = False
 
@@ -25,7 +25,7 @@ class CatalogAdmin(admin.ModelAdmin):
     list_filter = ("is_active",)
     list_select_related = ("org",)
     search_fields = ("name", "org__slug")
-    raw_id_fields = ("org",)
+    autocomplete_fields = ("org",)
     ordering = ("-created_at", "-id")
     show_full_result_count = False
 
@@ -40,8 +40,7 @@ class GoalAdmin(admin.ModelAdmin):
     list_filter = ("status", "category")
     list_select_related = ("org", "owner", "period")
     search_fields = ("title", "owner__user__email")
-    autocomplete_fields = ("period",)
-    raw_id_fields = ("org", "owner", "reviewed_by")
+    autocomplete_fields = ("period", "org", "owner", "reviewed_by")
     readonly_fields = ("created_at", "updated_at", "reviewed_at")
     ordering = ("-created_at", "-id")
     show_full_result_count = False
