@@ -53,11 +53,18 @@ def _capture_sql(scenario: bench.Scenario, actors: bench.Actors) -> list[tuple[s
     auth = {}
     if scenario.actor:
         auth["HTTP_AUTHORIZATION"] = f"Bearer {actors.tokens[scenario.actor]}"
-    url = bench._url(scenario, actors)
-    if scenario.before_each:
-        scenario.before_each(actors)
-    with connection.execute_wrapper(collect):
-        client.generic(scenario.method, url, **auth)
+    if scenario.setup:
+        scenario.setup(actors)
+    try:
+        url = bench._url(scenario, actors)
+        if scenario.before_each:
+            scenario.before_each(actors)
+        with connection.execute_wrapper(collect):
+            client.generic(scenario.method, url, **auth, **bench._request_kwargs(scenario, actors))
+    finally:
+        if scenario.teardown:
+            scenario.teardown(actors)
+    # Reads only: EXPLAIN ANALYZE would execute a write a second time.
     return [(sql, params) for sql, params in captured if sql.lstrip().upper().startswith("SELECT")]
 
 

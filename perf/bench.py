@@ -23,7 +23,7 @@ from typing import Any
 
 from django.test import Client
 
-from goals.models import Period
+from goals.models import Goal, Period
 from orgs.cache import org_versions_bump
 from orgs.models import Membership
 from users.tokens import access_token_encode
@@ -39,6 +39,7 @@ class Actors:
     tokens: dict[str, str]
     ids: dict[str, int]
     period_id: int | None
+    extra: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -49,6 +50,10 @@ class Scenario:
     method: str = "GET"
     before_each: Callable[[Actors], None] | None = None
     headers: Callable[[Actors, Client], dict[str, str]] | None = None
+    body: Callable[[Actors], dict[str, Any]] | None = None
+    setup: Callable[[Actors], None] | None = None  # rows the scenario writes to, made first
+    serial: bool = False  # one client at a time in HTTP mode (before_each resets shared rows)
+    teardown: Callable[[Actors], None] | None = None  # and removed after
 
 
 @dataclass
@@ -95,6 +100,56 @@ def _etag_of(path: str) -> Callable[[Actors, Client], dict[str, str]]:
     return headers
 
 
+BENCH_TITLE = "bench: "
+
+
+def _new_goal_body(actors: Actors) -> dict[str, Any]:
+    return {
+        "period_id": actors.period_id,
+        "category": "performance",
+        "title": f"{BENCH_TITLE}created",
+        "weight": 1,
+        "target_data": {"type": "performance", "metric": "Latency", "target": 1.0,
+                        "unit": "ms", "direction": "decrease"},
+    }  # fmt: skip
+
+
+def _bench_goals(actors: Actors, *, owner: str, count: int, status: str) -> list[int]:
+    goals = Goal.objects.bulk_create(
+        Goal(
+            org_id=actors.org_id,
+            period_id=actors.period_id,
+            owner_id=actors.ids[owner],
+            category="performance",
+            title=f"{BENCH_TITLE}{status}",
+            weight=1,
+            target_data=_new_goal_body(actors)["target_data"],
+            status=status,
+        )
+        for _ in range(count)
+    )
+    return [goal.pk for goal in goals]
+
+
+def _setup_assessable(actors: Actors) -> None:
+    actors.ids["assessable_goal"] = _bench_goals(
+        actors, owner="employee", count=1, status="approved"
+    )[0]
+
+
+def _setup_reviewable(actors: Actors) -> None:
+    actors.extra["bulk_ids"] = _bench_goals(actors, owner="employee", count=100, status="submitted")
+
+
+def _resubmit(actors: Actors) -> None:
+    Goal.objects.filter(pk__in=actors.extra["bulk_ids"]).update(status="submitted")
+
+
+def _remove_bench_goals(actors: Actors) -> None:
+    Goal.objects.filter(org_id=actors.org_id, title__startswith=BENCH_TITLE).delete()
+    org_versions_bump({actors.org_id})
+
+
 SCENARIOS: list[Scenario] = [
     Scenario("floor", None, "/api/perf/floor"),
     Scenario("auth_me", "employee", "/api/auth/me"),
@@ -109,7 +164,22 @@ SCENARIOS: list[Scenario] = [
     Scenario("dashboard_admin_cold", "admin", "/org/dashboards/admin", before_each=_cold),
     Scenario("dashboard_admin_warm", "admin", "/org/dashboards/admin"),
     Scenario("page_304", "admin", "/org/dashboards/stats", headers=_etag_of("/dashboards/stats")),
-]
+    Scenario(
+        "goal_create", "employee", "/org/goals", method="POST", body=_new_goal_body,
+        teardown=_remove_bench_goals,
+    ),
+    Scenario(
+        "self_assessment_put", "employee", "/org/goals/{assessable_goal}/self-assessment",
+        method="PUT", body=lambda a: {"rating": 3, "comment": "bench", "status": "draft"},
+        setup=_setup_assessable, teardown=_remove_bench_goals,
+    ),
+    Scenario(
+        "bulk_status_100", "manager", "/org/goals/bulk-status", method="POST",
+        body=lambda a: {"goal_ids": a.extra["bulk_ids"], "action": "approve"},
+        setup=_setup_reviewable, before_each=_resubmit, teardown=_remove_bench_goals,
+        serial=True,
+    ),
+]  # fmt: skip
 
 
 def actors_for(slug: str) -> Actors:
@@ -142,13 +212,32 @@ def _url(scenario: Scenario, actors: Actors) -> str:
 
 
 def run_in_process(scenario: Scenario, actors: Actors, *, requests: int, warmup: int) -> Result:
+    if scenario.setup:
+        scenario.setup(actors)
+    try:
+        return _run_in_process(scenario, actors, requests=requests, warmup=warmup)
+    finally:
+        if scenario.teardown:
+            scenario.teardown(actors)
+
+
+def _request_kwargs(scenario: Scenario, actors: Actors) -> dict[str, Any]:
+    if scenario.body is None:
+        return {}
+    return {"data": json.dumps(scenario.body(actors)), "content_type": "application/json"}
+
+
+def _run_in_process(scenario: Scenario, actors: Actors, *, requests: int, warmup: int) -> Result:
     client = Client()
     result = Result(scenario.name)
     url = _url(scenario, actors)
-    auth = {}
+    auth: dict[str, Any] = {}
     if scenario.actor:
         auth["HTTP_AUTHORIZATION"] = f"Bearer {actors.tokens[scenario.actor]}"
     extra = scenario.headers(actors, client) if scenario.headers else {}
+    extra.update(_request_kwargs(scenario, actors))
+    if scenario.before_each:
+        scenario.before_each(actors)
     probe = client.generic(scenario.method, url, **auth, **extra)
     if probe.status_code in (404, 405) and "Organization" not in probe.content.decode():
         result.skipped = f"endpoint answers {probe.status_code}"
@@ -175,7 +264,19 @@ def _record(result: Result, status: int, server_timing: str) -> None:
     result.queries.append(int(match.group(1)) if match else 0)
 
 
-def run_http(
+def run_http(scenario: Scenario, actors: Actors, **options: Any) -> Result:
+    if scenario.setup:
+        scenario.setup(actors)
+    try:
+        if scenario.serial:
+            options["concurrency"] = 1
+        return _run_http(scenario, actors, **options)
+    finally:
+        if scenario.teardown:
+            scenario.teardown(actors)
+
+
+def _run_http(
     scenario: Scenario,
     actors: Actors,
     *,
@@ -194,6 +295,9 @@ def run_http(
     if scenario.headers:
         extra = scenario.headers(actors, Client())
         headers.update({"If-None-Match": extra.get("HTTP_IF_NONE_MATCH", "")})
+    payload = json.dumps(scenario.body(actors)).encode() if scenario.body else None
+    if payload is not None:
+        headers["Content-Type"] = "application/json"
     deadline = time.perf_counter() + duration
     budget = {"left": max_requests}
     lock = threading.Lock()
@@ -210,7 +314,7 @@ def run_http(
             if scenario.before_each:
                 scenario.before_each(actors)
             begin = time.perf_counter()
-            conn.request(scenario.method, url, headers=headers)
+            conn.request(scenario.method, url, body=payload, headers=headers)
             response = conn.getresponse()
             response.read()
             samples.append(
@@ -270,9 +374,9 @@ def judge(
                 failures.append(f"queries {result.steady_queries} > {budget['max_queries']}")
             if check_ratios and "p95_ratio" in budget and ratio > budget["p95_ratio"]:
                 failures.append(f"p95 ratio {ratio:.1f} > {budget['p95_ratio']}")
-            errors = sum(n for status, n in result.statuses.items() if status >= 500)
+            errors = {status: n for status, n in result.statuses.items() if status >= 400}
             if errors:
-                failures.append(f"{errors} responses with status >= 500")
+                failures.append(f"error responses {errors}")
         verdicts.append(Verdict(result, budget, ratio, failures))
     return verdicts
 
