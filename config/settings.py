@@ -54,7 +54,7 @@ MIDDLEWARE = [
     "corsheaders.middleware.CorsMiddleware",
     "django.middleware.gzip.GZipMiddleware",
     "config.limits.BodySizeLimitMiddleware",
-    "config.ratelimit.RateLimitMiddleware",
+    # "config.ratelimit.RateLimitMiddleware",  # TODO: adds a 2nd Redis round trip; see report
     "config.middleware.ApiErrorEnvelopeMiddleware",
     "config.limits.RequestTimeoutMiddleware",
     "django.middleware.security.SecurityMiddleware",
