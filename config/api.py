@@ -5,12 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 import structlog
+from django.db import DatabaseError
 from django.http import Http404
 from ninja import NinjaAPI, Schema, Swagger
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 
 from config import __version__
 from config.errors import ApplicationError, application_error_response, error_response
+from config.limits import is_timeout, timeout_response
 from dashboards.api import router as dashboards_router
 from evaluations.api import router as evaluations_router
 from goals.api import router as goals_router
@@ -106,6 +108,14 @@ def on_http_error(request, exc: HttpError):
 @api.exception_handler(Http404)
 def on_not_found(request, exc: Http404):
     return error_response(request, 404)
+
+
+@api.exception_handler(DatabaseError)
+def on_database_error(request, exc: DatabaseError):
+    """A statement cancelled by statement_timeout (psycopg QueryCanceled) is a 504."""
+    if is_timeout(exc):
+        return timeout_response(request)
+    return on_unexpected_error(request, exc)
 
 
 @api.exception_handler(Exception)
