@@ -6,7 +6,6 @@ parse fail at start-up. Variables the environment leaves unset are read from
 the URLs of the embedded development servers.
 """
 
-import re
 from pathlib import Path
 
 import environ
@@ -51,12 +50,11 @@ MIDDLEWARE = [
     # Every response, even one made by a later middleware, gets an id and timings.
     "config.middleware.RequestIdMiddleware",
     "perf.middleware.InstrumentationMiddleware",
-    # Hardening (config.limits, config.ratelimit): inside the two above, so 413/429/504 carry
+    # Hardening (config.limits): inside the two above, so 413/504 carry
     # X-Request-ID and Server-Timing; CORS first so refusals still carry CORS headers.
     "corsheaders.middleware.CorsMiddleware",
     "django.middleware.gzip.GZipMiddleware",
     "config.limits.BodySizeLimitMiddleware",
-    # "config.ratelimit.RateLimitMiddleware",  # TODO: adds a 2nd Redis round trip; see report
     "config.middleware.ApiErrorEnvelopeMiddleware",
     "config.limits.RequestTimeoutMiddleware",
     "django.middleware.security.SecurityMiddleware",
@@ -162,19 +160,6 @@ SERVER_TIMING = env.bool("SERVER_TIMING", default=True)
 MAX_BODY_BYTES = env.int("MAX_BODY_BYTES", default=1024 * 1024)
 DATA_UPLOAD_MAX_MEMORY_SIZE = MAX_BODY_BYTES
 REQUEST_TIMEOUT = env.float("REQUEST_TIMEOUT", default=30.0)
-
-# --- Rate limits (config.ratelimit): fixed one-minute windows in Redis ------------------------
-RATE_LIMITS_ENABLED = env.bool("RATE_LIMITS_ENABLED", default=True)
-RATE_LIMIT_USER = env.str("RATE_LIMIT_USER", default="1200/m")  # per user per org
-RATE_LIMIT_ANON = env.str("RATE_LIMIT_ANON", default="120/m")  # per IP, unauthenticated
-RATE_LIMIT_LOGIN_EMAIL = env.str("RATE_LIMIT_LOGIN_EMAIL", default="10/m")
-RATE_LIMIT_LOGIN_IP = env.str("RATE_LIMIT_LOGIN_IP", default="30/m")
-# Trusted reverse proxies in front of the app: the client IP is then taken from
-# X-Forwarded-For (counted from the right). 0 = use REMOTE_ADDR.
-RATE_LIMIT_PROXY_COUNT = env.int("RATE_LIMIT_PROXY_COUNT", default=0)
-for _rate in (RATE_LIMIT_USER, RATE_LIMIT_ANON, RATE_LIMIT_LOGIN_EMAIL, RATE_LIMIT_LOGIN_IP):
-    if not re.fullmatch(r"\d+/[smh]", _rate.strip()):
-        raise ValueError(f"Bad rate limit {_rate!r}: expected N/s, N/m or N/h")
 
 # --- Transport: CORS and security headers ----------------------------------------------------
 CORS_ALLOWED_ORIGINS = env.list("CORS_ALLOWED_ORIGINS", default=[])

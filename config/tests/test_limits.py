@@ -1,0 +1,36 @@
+import gzip
+import json
+
+from goals.tests.factories import GoalFactory
+
+
+def test_a_body_over_the_limit_is_413_before_any_work(api, admin, settings):
+    settings.MAX_BODY_BYTES = 1000
+    body = {"members": [{"email": f"u{n}@x.test", "full_name": "x" * 50, "role": "employee"}
+                        for n in range(50)]}  # fmt: skip
+
+    response = api.post(admin, "/members/bulk", body)
+
+    assert response.status_code == 413
+    envelope = response.json()
+    assert envelope["error"] == "payload_too_large"
+    assert envelope["request_id"] == response["X-Request-ID"]
+    assert "Server-Timing" in response
+
+
+def test_json_over_1_kb_is_gzipped_when_the_client_accepts_it(api, employee):
+    GoalFactory.create_batch(20, owner=employee)
+
+    plain = api.get(employee, "/goals")
+    zipped = api.get(employee, "/goals", HTTP_ACCEPT_ENCODING="gzip")
+
+    assert "Content-Encoding" not in plain
+    assert zipped["Content-Encoding"] == "gzip"
+    assert json.loads(gzip.decompress(zipped.content)) == plain.json()
+
+
+def test_security_headers_are_sent(api, employee):
+    response = api.get(employee, "/me")
+
+    assert response["X-Content-Type-Options"] == "nosniff"
+    assert response["Referrer-Policy"] == "same-origin"
