@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 from ninja import Schema
 from pydantic import ConfigDict, Field
 
-from goals.schemas import GoalOut
+from goals.schemas import CatalogOut, GoalOut
 from orgs.schemas import MemberOut
 
 # Outer bounds only (the widest scale an org may choose); the org's own scale is checked by
@@ -98,3 +98,26 @@ class GoalListPageOut(Schema):
     goals: list[PageGoalOut]
     totals: GoalTotalsOut
     permissions: PagePermissionsOut
+
+
+class InputPageOut(GoalListPageOut):
+    competencies: list[CatalogOut]
+    core_values: list[CatalogOut]
+
+
+class TeamGoalsOut(Schema):
+    total: int
+    by_status: ByStatusOut
+
+
+class TeamItemOut(Schema):
+    member: MemberOut
+    goals: TeamGoalsOut
+    self_assessments_submitted: int
+    feedback_published: int
+    weighted_score: float | None
+
+
+class TeamPageOut(Schema):
+    items: list[TeamItemOut]
+    next_cursor: str | None
