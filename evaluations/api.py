@@ -1,7 +1,19 @@
 from ninja import Path, Router
 
-from evaluations.schemas import FeedbackIn, FeedbackOut, SelfAssessmentIn, SelfAssessmentOut
+from config.pagination import Limit
+from evaluations.schemas import (
+    FeedbackIn,
+    FeedbackOut,
+    GoalListPageOut,
+    InputPageOut,
+    SelfAssessmentIn,
+    SelfAssessmentOut,
+    TeamPageOut,
+)
+from evaluations.selectors import goal_list_page, input_page, team_page
 from evaluations.services import feedback_put, self_assessment_put
+from orgs.pagecache import cached_page
+from orgs.permissions import ensure_admin_or_manager
 from orgs.tenancy import OrgMemberAuth
 
 router = Router(auth=OrgMemberAuth(), tags=["evaluations"])
@@ -30,4 +42,68 @@ def put_feedback(request, org_slug: Path[str], goal_id: int, payload: FeedbackIn
         rating=payload.rating,
         comment=payload.comment,
         status=payload.status,
+    )
+
+
+@router.get("/evaluation/goal-list-page", response=GoalListPageOut)
+def goal_list_page_view(
+    request, org_slug: Path[str], period_id: int | None = None, member_id: int | None = None
+):
+    """One member's goals in a period with self-assessments, feedback, totals and the
+    caller's permissions (default: the caller, the active period). Three SQL queries;
+    cached 60 s per org data version and caller; ETag → 304."""
+    member = request.auth
+    owner_id = member_id or member.pk
+    return cached_page(
+        request=request,
+        member=member,
+        name="evaluations.goal_list_page",
+        audience=f"{member.pk}:{owner_id}",
+        params={"period_id": period_id, "member_id": owner_id},
+        build=lambda: goal_list_page(
+            org=member.org, actor=member, member_id=owner_id, period_id=period_id
+        ),
+    )
+
+
+@router.get("/evaluation/input-page", response=InputPageOut)
+def input_page_view(request, org_slug: Path[str], member_id: int, period_id: int | None = None):
+    """The supervisor's (or an admin's) view of one report: the goal list with draft
+    feedback plus the competency and core-value catalogs. Four SQL queries; an employee
+    gets 403, a manager who is not the member's supervisor 404."""
+    member = request.auth
+    ensure_admin_or_manager(member)
+    return cached_page(
+        request=request,
+        member=member,
+        name="evaluations.input_page",
+        audience=f"{member.pk}:{member_id}",
+        params={"period_id": period_id, "member_id": member_id},
+        build=lambda: input_page(
+            org=member.org, actor=member, member_id=member_id, period_id=period_id
+        ),
+    )
+
+
+@router.get("/evaluation/team-page", response=TeamPageOut)
+def team_page_view(
+    request,
+    org_slug: Path[str],
+    period_id: int | None = None,
+    cursor: str | None = None,
+    limit: Limit = 50,
+):
+    """The caller's direct reports (every member for an admin) with goal counts, progress
+    and weighted score; cursor-paginated. Two SQL queries per page; employee → 403."""
+    member = request.auth
+    ensure_admin_or_manager(member)
+    return cached_page(
+        request=request,
+        member=member,
+        name="evaluations.team_page",
+        audience=f"{member.pk}",
+        params={"period_id": period_id, "cursor": cursor, "limit": limit},
+        build=lambda: team_page(
+            org=member.org, actor=member, period_id=period_id, cursor=cursor, limit=limit
+        ),
     )

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated, Literal
 
 from ninja import Schema
 from pydantic import ConfigDict, Field
+
+from goals.schemas import CatalogOut, GoalOut
+from orgs.schemas import MemberOut
 
 # Outer bounds only (the widest scale an org may choose); the org's own scale is checked by
 # the service, which answers with the same loc (["body", "rating"]).
@@ -51,3 +54,70 @@ class FeedbackOut(Schema):
     published_at: datetime | None
     created_at: datetime
     updated_at: datetime
+
+
+# --- Page-shaped reads ------------------------------------------------------------------
+
+
+class PagePeriodOut(Schema):
+    id: int
+    name: str
+    status: str
+    starts_on: date
+    ends_on: date
+
+
+class PageGoalOut(GoalOut):
+    self_assessment: SelfAssessmentOut | None
+    feedback: FeedbackOut | None
+
+
+class ByStatusOut(Schema):
+    draft: int
+    submitted: int
+    approved: int
+    rejected: int
+
+
+class GoalTotalsOut(Schema):
+    weight_sum: int
+    by_status: ByStatusOut
+    weighted_score: float | None
+
+
+class PagePermissionsOut(Schema):
+    can_edit: bool
+    can_submit: bool
+    can_approve: bool
+    can_give_feedback: bool
+
+
+class GoalListPageOut(Schema):
+    period: PagePeriodOut | None
+    owner: MemberOut
+    goals: list[PageGoalOut]
+    totals: GoalTotalsOut
+    permissions: PagePermissionsOut
+
+
+class InputPageOut(GoalListPageOut):
+    competencies: list[CatalogOut]
+    core_values: list[CatalogOut]
+
+
+class TeamGoalsOut(Schema):
+    total: int
+    by_status: ByStatusOut
+
+
+class TeamItemOut(Schema):
+    member: MemberOut
+    goals: TeamGoalsOut
+    self_assessments_submitted: int
+    feedback_published: int
+    weighted_score: float | None
+
+
+class TeamPageOut(Schema):
+    items: list[TeamItemOut]
+    next_cursor: str | None

@@ -10,10 +10,14 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from django.db.models import Q
+from django.db.models import Count, F, Q, Subquery, Sum, Value
+from django.db.models.functions import Coalesce
 
+from config.errors import NotFound
+from config.pagination import keyset_page
 from evaluations.models import SelfAssessment, SupervisorFeedback
-from goals.permissions import goal_visibility_q
+from goals.models import Competency, CoreValue, Goal, Period
+from goals.permissions import can_see_member, goal_visibility_q, is_reviewer
 from orgs.models import Membership, Organization
 
 SELF_ASSESSMENT_FIELDS = (
@@ -74,3 +78,196 @@ def evaluations_for_goals(
     for row in feedback:
         result[row["goal_id"]]["feedback"] = row
     return result
+
+
+# --- Page-shaped reads (DESIGN.md §4) ---------------------------------------------------
+
+GOAL_ITEM_FIELDS = (
+    "id", "period_id", "owner_id", "category", "title", "weight", "target_data", "status",
+    "review_comment", "reviewed_by_id", "reviewed_at", "created_at", "updated_at",
+)  # fmt: skip
+MEMBER_ITEM_FIELDS = (
+    "id", "user_id", "department_id", "supervisor_id", "title", "role", "is_active",
+    "created_at",
+)  # fmt: skip
+PAGE_PERIOD_FIELDS = ("id", "name", "status", "starts_on", "ends_on")
+
+
+def goal_list_page(
+    *,
+    org: Organization,
+    actor: Membership,
+    member_id: int | None,
+    period_id: int | None,
+    reviewers_only: bool = False,
+) -> dict[str, Any]:
+    """The goal list of one member in one period, in three queries whatever the number of
+    goals: (1) owner and period, (2) goals LEFT JOINed to self-assessment and feedback,
+    (3) totals aggregate. A member the actor cannot see is a 404; the owner never sees
+    draft feedback, and the weighted score counts published feedback only."""
+    member_id = member_id or actor.pk
+    periods = Period.objects.filter(org=org)
+    periods = periods.filter(pk=period_id) if period_id else periods.filter(status="active")
+    owner = (
+        Membership.objects.filter(org=org, pk=member_id)
+        .annotate(
+            email=F("user__email"),
+            full_name=F("user__full_name"),
+            **{f"period_{n}": Subquery(periods.values(n)[:1]) for n in PAGE_PERIOD_FIELDS},
+        )
+        .values(*MEMBER_ITEM_FIELDS, "email", "full_name",
+                *(f"period_{n}" for n in PAGE_PERIOD_FIELDS))
+        .first()
+    )  # fmt: skip
+    if owner is None or not can_see_member(
+        actor, member_id=owner["id"], supervisor_id=owner["supervisor_id"]
+    ):
+        raise NotFound("Member not found.")
+    if reviewers_only and not is_reviewer(
+        actor, owner_id=owner["id"], owner_supervisor_id=owner["supervisor_id"]
+    ):
+        raise NotFound("Member not found.")
+    if period_id and owner["period_id"] is None:
+        raise NotFound("Period not found.")
+    period = (
+        {n: owner.pop(f"period_{n}") for n in PAGE_PERIOD_FIELDS}
+        if owner["period_id"] is not None
+        else None
+    )
+    for n in PAGE_PERIOD_FIELDS:
+        owner.pop(f"period_{n}", None)
+
+    is_owner = owner["id"] == actor.pk
+    goals = Goal.objects.filter(org=org, owner_id=owner["id"], period_id=period and period["id"])
+    rows = goals.values(
+        *GOAL_ITEM_FIELDS,
+        *(f"self_assessments__{n}" for n in SELF_ASSESSMENT_FIELDS),
+        *(f"feedback__{n}" for n in FEEDBACK_FIELDS),
+    ).order_by("created_at", "id")
+    items = []
+    for row in rows:
+        item = {n: row[n] for n in GOAL_ITEM_FIELDS}
+        sa = {n: row[f"self_assessments__{n}"] for n in SELF_ASSESSMENT_FIELDS}
+        fb = {n: row[f"feedback__{n}"] for n in FEEDBACK_FIELDS}
+        item["self_assessment"] = sa if sa["id"] is not None else None
+        visible = fb["id"] is not None and (
+            not is_owner or fb["status"] == SupervisorFeedback.Status.PUBLISHED
+        )
+        item["feedback"] = fb if visible else None
+        items.append(item)
+
+    published = Q(feedback__status="published")
+    statuses = [s for s, _ in Goal.Status.choices]
+    counts = goals.aggregate(
+        weight_sum=Coalesce(Sum("weight"), 0),
+        **{f"status_{s}": Count("id", filter=Q(status=s)) for s in statuses},
+        points=Sum(F("weight") * F("feedback__rating"), filter=published),
+        weighted=Sum("weight", filter=published),
+    )
+    score = round(counts["points"] / counts["weighted"], 2) if counts["weighted"] else None
+    reviewer = is_reviewer(actor, owner_id=owner["id"], owner_supervisor_id=owner["supervisor_id"])
+    editor = is_owner or actor.role == Membership.Role.ADMIN
+    return {
+        "period": period,
+        "owner": owner,
+        "goals": items,
+        "totals": {
+            "weight_sum": counts["weight_sum"],
+            "by_status": {s: counts[f"status_{s}"] for s in statuses},
+            "weighted_score": score,
+        },
+        "permissions": {
+            "can_edit": editor,
+            "can_submit": editor,
+            "can_approve": reviewer,
+            "can_give_feedback": reviewer,
+        },
+    }
+
+
+CATALOG_ITEM_FIELDS = ("id", "name", "description", "is_active", "created_at")
+
+
+def input_page(
+    *, org: Organization, actor: Membership, member_id: int, period_id: int | None
+) -> dict[str, Any]:
+    """The reviewer's view of one report: the goal list (three queries, drafts of feedback
+    included) plus the active competencies and the core values in one UNION ALL (four)."""
+    page = goal_list_page(
+        org=org, actor=actor, member_id=member_id, period_id=period_id, reviewers_only=True
+    )
+    competencies = (
+        Competency.objects.filter(org=org, is_active=True)
+        .annotate(kind=Value("competency"))
+        .values("kind", *CATALOG_ITEM_FIELDS)
+    )
+    core_values = (
+        CoreValue.objects.filter(org=org).annotate(kind=Value("core_value"))
+        .values("kind", *CATALOG_ITEM_FIELDS)
+    )  # fmt: skip
+    catalogs: dict[str, list[dict[str, Any]]] = {"competency": [], "core_value": []}
+    for row in competencies.union(core_values, all=True).order_by("kind", "name", "id"):
+        catalogs[row.pop("kind")].append(row)
+    return {**page, "competencies": catalogs["competency"], "core_values": catalogs["core_value"]}
+
+
+def team_page(
+    *,
+    org: Organization,
+    actor: Membership,
+    period_id: int | None,
+    cursor: str | None,
+    limit: int,
+) -> dict[str, Any]:
+    """The actor's direct reports (every member for an admin), one page, in two queries: the
+    page of members; one GROUP BY over their goals in the period with FILTER counts."""
+    members = Membership.objects.filter(org=org)
+    if actor.role != Membership.Role.ADMIN:
+        members = members.filter(supervisor_id=actor.pk)
+    members = members.annotate(email=F("user__email"), full_name=F("user__full_name")).values(
+        *MEMBER_ITEM_FIELDS, "email", "full_name"
+    )
+    rows, next_cursor = keyset_page(
+        members, ordering=("-created_at", "-id"), limit=limit, cursor=cursor
+    )
+    periods = Period.objects.filter(org=org)
+    periods = periods.filter(pk=period_id) if period_id else periods.filter(status="active")
+    statuses = [s for s, _ in Goal.Status.choices]
+    published = Q(feedback__status="published")
+    per_owner = {}
+    if rows:
+        per_owner = {
+            row["owner_id"]: row
+            for row in Goal.objects.filter(
+                org=org,
+                owner_id__in=[r["id"] for r in rows],
+                period_id=Subquery(periods.values("id")[:1]),
+            )
+            .values("owner_id")
+            .annotate(
+                total=Count("id"),
+                **{f"status_{s}": Count("id", filter=Q(status=s)) for s in statuses},
+                self_assessed=Count("id", filter=Q(self_assessments__status="submitted")),
+                feedback_published=Count("id", filter=published),
+                points=Sum(F("weight") * F("feedback__rating"), filter=published),
+                weighted=Sum("weight", filter=published),
+            )
+            .order_by()
+        }
+    items = []
+    for member in rows:
+        counts = per_owner.get(member["id"], {})
+        weighted = counts.get("weighted")
+        items.append(
+            {
+                "member": member,
+                "goals": {
+                    "total": counts.get("total", 0),
+                    "by_status": {s: counts.get(f"status_{s}", 0) for s in statuses},
+                },
+                "self_assessments_submitted": counts.get("self_assessed", 0),
+                "feedback_published": counts.get("feedback_published", 0),
+                "weighted_score": round(counts["points"] / weighted, 2) if weighted else None,
+            }
+        )
+    return {"items": items, "next_cursor": next_cursor}
