@@ -221,27 +221,33 @@ def team_page(
 ) -> dict[str, Any]:
     """The actor's direct reports (every member for an admin), one page, in two queries: the
     page of members; one GROUP BY over their goals in the period with FILTER counts."""
+    periods = Period.objects.filter(org=org)
+    periods = periods.filter(pk=period_id) if period_id else periods.filter(status="active")
     members = Membership.objects.filter(org=org)
     if actor.role != Membership.Role.ADMIN:
         members = members.filter(supervisor_id=actor.pk)
-    members = members.annotate(email=F("user__email"), full_name=F("user__full_name")).values(
-        *MEMBER_ITEM_FIELDS, "email", "full_name"
-    )
+    # The period rides along as a scalar subquery on each member row (no extra query).
+    members = members.annotate(
+        email=F("user__email"),
+        full_name=F("user__full_name"),
+        page_period_id=Subquery(periods.values("id")[:1]),
+    ).values(*MEMBER_ITEM_FIELDS, "email", "full_name", "page_period_id")
     rows, next_cursor = keyset_page(
         members, ordering=("-created_at", "-id"), limit=limit, cursor=cursor
     )
-    periods = Period.objects.filter(org=org)
-    periods = periods.filter(pk=period_id) if period_id else periods.filter(status="active")
+    the_period_id = rows[0]["page_period_id"] if rows else None
+    for row in rows:
+        row.pop("page_period_id")
+    if rows and period_id and the_period_id is None:
+        raise NotFound("Period not found.")
     statuses = [s for s, _ in Goal.Status.choices]
     published = Q(feedback__status="published")
     per_owner = {}
-    if rows:
+    if rows and the_period_id is not None:
         per_owner = {
             row["owner_id"]: row
             for row in Goal.objects.filter(
-                org=org,
-                owner_id__in=[r["id"] for r in rows],
-                period_id=Subquery(periods.values("id")[:1]),
+                org=org, owner_id__in=[r["id"] for r in rows], period_id=the_period_id
             )
             .values("owner_id")
             .annotate(

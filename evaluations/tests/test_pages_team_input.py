@@ -93,6 +93,7 @@ def test_team_page_roles_and_pagination(api, scored, manager, admin, org):
     ids = [i["member"]["id"] for i in first["items"] + rest["items"]]
     assert sorted(ids) == sorted([scored.pk, manager.pk, admin.pk])
     assert api.get(admin, TEAM, {"cursor": "!!"}).status_code == 422
+    assert api.get(admin, TEAM, {"period_id": 999999}).status_code == 404
 
 
 def test_team_page_costs_two_queries_at_two_sizes(
