@@ -12,7 +12,7 @@ PYTEST_ARGS ?=
 export DEBUG ?= true
 
 .DEFAULT_GOAL := help
-.PHONY: help venv services stop status migrate demo run test lint format check ci clean seed bench bench-ci
+.PHONY: help venv services stop status migrate demo run test lint format check ci clean seed bench bench-ci loadtest
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -79,3 +79,9 @@ ci: ## What .ci/run runs
 
 clean: stop ## Stop the servers and delete .data/ (the embedded databases)
 	rm -rf .data
+
+LOAD_USERS ?= 20
+LOAD_RATE ?= 5
+LOAD_TIME ?= 60s
+loadtest: venv ## Bounded headless Locust run against a private gunicorn (.data/loadtest/)
+	LOAD_USERS=$(LOAD_USERS) LOAD_RATE=$(LOAD_RATE) LOAD_TIME=$(LOAD_TIME) VENV=$(VENV) bash scripts/loadtest.sh

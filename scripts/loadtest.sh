@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# Bounded, headless Locust run against a private gunicorn on 127.0.0.1 (see docs/loadtest.md).
+# Env: LOAD_USERS (20), LOAD_RATE (5), LOAD_TIME (60s), LOAD_PORT (first free from 8089),
+# LOAD_WORKERS (2), LOCUST_ORG, LOCUST_MEMBERS, plus DATABASE_URL/REDIS_URL for the app.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+VENV=${VENV:-.venv}
+USERS=${LOAD_USERS:-20}
+RATE=${LOAD_RATE:-5}
+RUNTIME=${LOAD_TIME:-60s}
+WORKERS=${LOAD_WORKERS:-2}
+OUT=.data/loadtest
+
+port=${LOAD_PORT:-}
+if [[ -z "$port" ]]; then
+  port=$("$VENV/bin/python" - <<'PY'
+import socket
+for p in range(8089, 8189):
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", p))
+        except OSError:
+            continue
+        print(p)
+        break
+PY
+)
+fi
+[[ -n "$port" ]] || { echo "loadtest: no free port in 8089-8188" >&2; exit 1; }
+
+mkdir -p "$OUT"
+RATE_LIMITS_ENABLED=false LOG_LEVEL=${LOG_LEVEL:-warning} \
+  "$VENV/bin/gunicorn" config.wsgi:application -c config/gunicorn.conf.py \
+  --bind "127.0.0.1:$port" --workers "$WORKERS" --worker-class sync \
+  >"$OUT/gunicorn.log" 2>&1 &
+gpid=$!
+stop_server() {
+  if kill -0 "$gpid" 2>/dev/null; then
+    kill -TERM "$gpid" 2>/dev/null || true
+    for _ in $(seq 1 200); do kill -0 "$gpid" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$gpid" 2>/dev/null || true
+  fi
+  wait "$gpid" 2>/dev/null || true
+}
+trap stop_server EXIT INT TERM
+
+up=
+for _ in $(seq 1 150); do
+  kill -0 "$gpid" 2>/dev/null || { echo "loadtest: gunicorn exited; see $OUT/gunicorn.log" >&2; exit 1; }
+  if curl -fsS -o /dev/null --max-time 1 "http://127.0.0.1:$port/health/live"; then up=1; break; fi
+  sleep 0.1
+done
+[[ -n "$up" ]] || { echo "loadtest: gunicorn not up within 15 s; see $OUT/gunicorn.log" >&2; exit 1; }
+echo "loadtest: gunicorn pid $gpid on 127.0.0.1:$port; $USERS users, +$RATE/s, $RUNTIME"
+
+# Locust exits 1 when any request failed; keep its status but still stop the server.
+status=0
+timeout --kill-after=30 "$(( $("$VENV/bin/python" -c "import sys;t=sys.argv[1];m={'s':1,'m':60,'h':3600};print(int(t[:-1])*m[t[-1]] if t[-1] in m else int(t))" "$RUNTIME") + 60 ))" \
+  "$VENV/bin/locust" -f perf/locustfile.py --headless -u "$USERS" -r "$RATE" -t "$RUNTIME" \
+  --host "http://127.0.0.1:$port" --csv "$OUT/locust" --html "$OUT/report.html" \
+  --only-summary --stop-timeout 10 || status=$?
+echo "loadtest: report $OUT/report.html, CSVs $OUT/locust_*.csv (locust exit $status)"
+exit "$status"
