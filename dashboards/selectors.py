@@ -9,11 +9,9 @@ from django.utils import timezone
 
 from config.errors import NotFound
 from evaluations.models import SelfAssessment, SupervisorFeedback
-from goals.models import Goal, Period
+from goals.models import Goal
+from goals.selectors import PERIOD_BRIEF_FIELDS, PERIOD_NOT_FOUND, periods_given_or_active
 from orgs.models import Department, Membership, Organization
-
-PERIOD_NOT_FOUND = "Period not found."
-PERIOD_FIELDS = ("id", "name", "status", "starts_on", "ends_on")
 
 
 def dashboard_stats(*, org: Organization) -> dict[str, Any]:
@@ -31,13 +29,10 @@ def dashboard_stats(*, org: Organization) -> dict[str, Any]:
     return {**counts, "timestamp": now}
 
 
-def _active_or_given_period(*, org: Organization, period_id: int | None):
-    periods = Period.objects.filter(org=org)
-    return periods.filter(pk=period_id) if period_id else periods.filter(status="active")
-
-
 def _period_or_404(*, org: Organization, period_id: int | None) -> dict[str, Any] | None:
-    period = _active_or_given_period(org=org, period_id=period_id).values(*PERIOD_FIELDS).first()
+    period = (
+        periods_given_or_active(org=org, period_id=period_id).values(*PERIOD_BRIEF_FIELDS).first()
+    )
     if period is None and period_id:
         raise NotFound(PERIOD_NOT_FOUND)
     return period
@@ -56,7 +51,7 @@ def dashboard_admin(*, org: Organization, period_id: int | None) -> dict[str, An
     period and members summary; goals by status and category; completion per department;
     rating distribution. Members without a department are counted in the summary only."""
     active_members = Membership.objects.filter(org_id=OuterRef("pk"), is_active=True)
-    period = _active_or_given_period(org=org, period_id=period_id)
+    period = periods_given_or_active(org=org, period_id=period_id)
     period_row = (
         Organization.objects.filter(pk=org.pk)
         .annotate(
@@ -67,11 +62,11 @@ def dashboard_admin(*, org: Organization, period_id: int | None) -> dict[str, An
             members_employees=_count(active_members.filter(role="employee")),
             **{
                 f"period_{name}": Subquery(period.values(name)[:1])
-                for name in PERIOD_FIELDS
+                for name in PERIOD_BRIEF_FIELDS
             },
         )
         .values(
-            *(f"period_{name}" for name in PERIOD_FIELDS), "members_total", "members_active",
+            *(f"period_{name}" for name in PERIOD_BRIEF_FIELDS), "members_total", "members_active",
             "members_admins", "members_managers", "members_employees",
         )
         .first()
@@ -128,7 +123,7 @@ def dashboard_admin(*, org: Organization, period_id: int | None) -> dict[str, An
         distribution[row["kind"]].append({"rating": row["rating"], "count": row["count"]})
 
     return {
-        "period": {name: period_row[f"period_{name}"] for name in PERIOD_FIELDS}
+        "period": {name: period_row[f"period_{name}"] for name in PERIOD_BRIEF_FIELDS}
         if the_period_id is not None
         else None,
         "members": {

@@ -16,8 +16,9 @@ from django.db.models.functions import Coalesce
 from config.errors import NotFound
 from config.pagination import keyset_page
 from evaluations.models import SelfAssessment, SupervisorFeedback
-from goals.models import Competency, CoreValue, Goal, Period
+from goals.models import Competency, CoreValue, Goal
 from goals.permissions import can_see_member, goal_visibility_q, is_reviewer
+from goals.selectors import PERIOD_BRIEF_FIELDS, PERIOD_NOT_FOUND, periods_given_or_active
 from orgs.models import Membership, Organization
 
 SELF_ASSESSMENT_FIELDS = (
@@ -90,7 +91,6 @@ MEMBER_ITEM_FIELDS = (
     "id", "user_id", "department_id", "supervisor_id", "title", "role", "is_active",
     "created_at",
 )  # fmt: skip
-PAGE_PERIOD_FIELDS = ("id", "name", "status", "starts_on", "ends_on")
 
 
 def goal_list_page(
@@ -106,17 +106,16 @@ def goal_list_page(
     (3) totals aggregate. A member the actor cannot see is a 404; the owner never sees
     draft feedback, and the weighted score counts published feedback only."""
     member_id = member_id or actor.pk
-    periods = Period.objects.filter(org=org)
-    periods = periods.filter(pk=period_id) if period_id else periods.filter(status="active")
+    periods = periods_given_or_active(org=org, period_id=period_id)
     owner = (
         Membership.objects.filter(org=org, pk=member_id)
         .annotate(
             email=F("user__email"),
             full_name=F("user__full_name"),
-            **{f"period_{n}": Subquery(periods.values(n)[:1]) for n in PAGE_PERIOD_FIELDS},
+            **{f"period_{n}": Subquery(periods.values(n)[:1]) for n in PERIOD_BRIEF_FIELDS},
         )
         .values(*MEMBER_ITEM_FIELDS, "email", "full_name",
-                *(f"period_{n}" for n in PAGE_PERIOD_FIELDS))
+                *(f"period_{n}" for n in PERIOD_BRIEF_FIELDS))
         .first()
     )  # fmt: skip
     if owner is None or not can_see_member(
@@ -128,13 +127,13 @@ def goal_list_page(
     ):
         raise NotFound("Member not found.")
     if period_id and owner["period_id"] is None:
-        raise NotFound("Period not found.")
+        raise NotFound(PERIOD_NOT_FOUND)
     period = (
-        {n: owner.pop(f"period_{n}") for n in PAGE_PERIOD_FIELDS}
+        {n: owner.pop(f"period_{n}") for n in PERIOD_BRIEF_FIELDS}
         if owner["period_id"] is not None
         else None
     )
-    for n in PAGE_PERIOD_FIELDS:
+    for n in PERIOD_BRIEF_FIELDS:
         owner.pop(f"period_{n}", None)
 
     is_owner = owner["id"] == actor.pk
@@ -221,8 +220,7 @@ def team_page(
 ) -> dict[str, Any]:
     """The actor's direct reports (every member for an admin), one page, in two queries: the
     page of members; one GROUP BY over their goals in the period with FILTER counts."""
-    periods = Period.objects.filter(org=org)
-    periods = periods.filter(pk=period_id) if period_id else periods.filter(status="active")
+    periods = periods_given_or_active(org=org, period_id=period_id)
     members = Membership.objects.filter(org=org)
     if actor.role != Membership.Role.ADMIN:
         members = members.filter(supervisor_id=actor.pk)
@@ -239,7 +237,7 @@ def team_page(
     for row in rows:
         row.pop("page_period_id")
     if rows and period_id and the_period_id is None:
-        raise NotFound("Period not found.")
+        raise NotFound(PERIOD_NOT_FOUND)
     statuses = [s for s, _ in Goal.Status.choices]
     published = Q(feedback__status="published")
     per_owner = {}

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.db.models import QuerySet
+
 from config.errors import NotFound
 from config.pagination import keyset_page
 from goals.models import Competency, CoreValue, Goal, Period
@@ -12,6 +14,8 @@ from orgs.models import Membership, Organization
 
 GOAL_NOT_FOUND = "Goal not found."
 PERIOD_NOT_FOUND = "Period not found."
+# The period as page-shaped reads and dashboards show it.
+PERIOD_BRIEF_FIELDS = ("id", "name", "status", "starts_on", "ends_on")
 
 PERIOD_FIELDS = ("id", "name", "starts_on", "ends_on", "status", "created_at")
 CATALOG_FIELDS = ("id", "name", "description", "is_active", "created_at")
@@ -67,3 +71,10 @@ def goal_get(*, org: Organization, actor: Membership, goal_id: int) -> Goal:
     if goal is None:
         raise NotFound(GOAL_NOT_FOUND)
     return goal
+
+
+def periods_given_or_active(*, org: Organization, period_id: int | None) -> QuerySet[Period]:
+    """The period a page or dashboard is about: the one asked for, else the org's active one
+    (at most one row; unevaluated, so callers can embed it as a subquery)."""
+    periods = Period.objects.filter(org=org)
+    return periods.filter(pk=period_id) if period_id else periods.filter(status="active")
