@@ -48,6 +48,7 @@ Detail = dict[str, Any]
 
 class ApplicationError(Exception):
     status = 400
+    headers: dict[str, str] = {}  # noqa: RUF012 - read-only default; subclasses set their own
 
     def __init__(
         self,
@@ -107,6 +108,9 @@ def error_response(
 
 
 def application_error_response(request: HttpRequest, exc: ApplicationError) -> JsonResponse:
-    return error_response(
+    response = error_response(
         request, exc.status, code=exc.code, message=exc.message, details=exc.details
     )
+    for name, value in exc.headers.items():
+        response[name] = value
+    return response

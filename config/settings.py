@@ -56,6 +56,7 @@ MIDDLEWARE = [
     "django.middleware.gzip.GZipMiddleware",
     "config.limits.BodySizeLimitMiddleware",
     "config.middleware.ApiErrorEnvelopeMiddleware",
+    "config.ratelimit.AnonymousRateLimitMiddleware",
     "config.limits.RequestTimeoutMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -161,6 +162,15 @@ MAX_BODY_BYTES = env.int("MAX_BODY_BYTES", default=1024 * 1024)
 DATA_UPLOAD_MAX_MEMORY_SIZE = MAX_BODY_BYTES
 REQUEST_TIMEOUT = env.float("REQUEST_TIMEOUT", default=30.0)
 
+# --- Rate limits (config.ratelimit): "count/[n]unit", unit s, m, h or d; "0" turns one off --
+RATE_LIMITS_ENABLED = env.bool("RATE_LIMITS_ENABLED", default=True)
+RATE_LIMIT_USER = env.str("RATE_LIMIT_USER", default="1200/m")  # per user per org
+RATE_LIMIT_ANON = env.str("RATE_LIMIT_ANON", default="120/m")  # per IP, no valid token
+RATE_LIMIT_LOGIN_IP = env.str("RATE_LIMIT_LOGIN_IP", default="30/m")
+RATE_LIMIT_LOGIN_EMAIL = env.str("RATE_LIMIT_LOGIN_EMAIL", default="10/m")
+# Proxies in front of the app that append to X-Forwarded-For (0: use the socket's address).
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+
 # --- Transport: CORS and security headers ----------------------------------------------------
 CORS_ALLOWED_ORIGINS = env.list("CORS_ALLOWED_ORIGINS", default=[])
 CORS_URLS_REGEX = r"^/api/.*$"
@@ -173,7 +183,8 @@ SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=False)
 SECURE_REDIRECT_EXEMPT = [r"^health"]  # load-balancer probes speak plain HTTP
 SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0 if DEBUG else 31536000)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=not DEBUG)
-SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=False)
+# "preload" only consents to the browsers' list; nothing is listed until someone submits it.
+SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=not DEBUG)
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"

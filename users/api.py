@@ -1,5 +1,6 @@
 from ninja import Router, Status
 
+from config.ratelimit import count_and_enforce, login_counters
 from users.auth import BearerAuth
 from users.schemas import LoginIn, RefreshIn, TokenPairOut
 from users.services import auth_login, auth_logout, auth_refresh
@@ -9,6 +10,7 @@ router = Router(tags=["auth"])
 
 @router.post("/login", response=TokenPairOut, auth=None)
 def login(request, payload: LoginIn):
+    count_and_enforce(*login_counters(request, payload.email))
     return auth_login(email=payload.email, password=payload.password)
 
 

@@ -3,25 +3,37 @@
 A verified access token is remembered under `auth:tok:{sha256(token)}` for at most 60 s (and
 never past its expiry); the user's current token version lives under `auth:ver:{user_id}`.
 Both are read in one MGET together with any keys the caller adds (tenant resolution adds the
-org and membership keys), so a warm org-scoped request costs one round trip in all.
+org and membership keys), so a warm org-scoped request costs one round trip in all. The
+rate-limit counter of the user (`config.ratelimit`) is incremented in that same pipeline.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import structlog
 from django.core.cache import cache
+from django.http import HttpRequest
 from ninja.security import HttpBearer
 
 from config.errors import Forbidden, Unauthorized
+from config.ratelimit import (
+    anonymous_counter,
+    cache_read_and_count,
+    count_and_enforce,
+    count_undo,
+    counter,
+    counters_enforce,
+    mark_counted,
+)
 from users import cache as auth_cache
 from users.selectors import user_auth_state
 from users.tokens import ACCESS, INVALID_TOKEN, token_decode, token_peek_user_id
 
+T = TypeVar("T")
 SUPERUSER_REQUIRED = "This operation is for platform superusers."
 
 
@@ -35,14 +47,29 @@ class Identity:
 
 
 def identity_resolve(
-    token: str, *, extra_keys: Sequence[str] = ()
+    token: str, *, extra_keys: Sequence[str] = (), rate_scope: str = "-"
 ) -> tuple[Identity, dict[str, Any]]:
     """Verifies `token` and returns its identity plus the cached values of `extra_keys`,
-    all fetched in the same MGET."""
+    all fetched in the same MGET, which also counts the call against the user's rate limit
+    in `rate_scope` (the org slug, or "-" outside orgs)."""
     user_id = token_peek_user_id(token)
+    rate_counter = counter("RATE_LIMIT_USER", f"user:{user_id}:{rate_scope}")
     tok_key = auth_cache.token_key(token)
     ver_key = auth_cache.user_version_key(user_id)
-    values = cache.get_many([tok_key, ver_key, *extra_keys])
+    values, counts = cache_read_and_count([tok_key, ver_key, *extra_keys], [rate_counter])
+    try:
+        identity = _identity_verify(token, user_id, values, tok_key, ver_key)
+    except Unauthorized:
+        count_undo(rate_counter)  # a forged token must not spend its victim's budget
+        raise
+    counters_enforce([rate_counter], counts)
+    structlog.contextvars.bind_contextvars(user_id=user_id)
+    return identity, values
+
+
+def _identity_verify(
+    token: str, user_id: int, values: dict[str, Any], tok_key: str, ver_key: str
+) -> Identity:
 
     verified = values.get(tok_key)
     current_version = values.get(ver_key)
@@ -71,18 +98,27 @@ def identity_resolve(
 
     if verified["version"] != current_version:
         raise Unauthorized(INVALID_TOKEN)
-    structlog.contextvars.bind_contextvars(user_id=user_id)
-    identity = Identity(
+    return Identity(
         user_id=user_id, is_superuser=verified["is_superuser"], is_staff=verified["is_staff"]
     )
-    return identity, values
+
+
+def authenticate_counted(request: HttpRequest, resolve: Callable[[], T]) -> T:
+    """Runs `resolve` (which counts the request per user); a failure counts against the IP
+    instead, and past the anonymous limit answers 429 rather than 401."""
+    mark_counted(request)
+    try:
+        return resolve()
+    except Unauthorized:
+        count_and_enforce(anonymous_counter(request))
+        raise
 
 
 class BearerAuth(HttpBearer):
     """Any authenticated user; `request.auth` is their Identity."""
 
     def authenticate(self, request, token: str) -> Identity:
-        identity, _ = identity_resolve(token)
+        identity, _ = authenticate_counted(request, lambda: identity_resolve(token))
         return identity
 
 
@@ -90,7 +126,7 @@ class SuperuserAuth(HttpBearer):
     """Platform superusers only (`/api/ops/`); anyone else authenticated gets 403."""
 
     def authenticate(self, request, token: str) -> Identity:
-        identity, _ = identity_resolve(token)
+        identity, _ = authenticate_counted(request, lambda: identity_resolve(token))
         if not identity.is_superuser:
             raise Forbidden(SUPERUSER_REQUIRED)
         return identity

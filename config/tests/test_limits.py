@@ -1,5 +1,11 @@
 import gzip
 import json
+import os
+import secrets
+import subprocess
+import sys
+
+from django.conf import settings as django_settings
 
 from goals.tests.factories import GoalFactory
 
@@ -34,3 +40,29 @@ def test_security_headers_are_sent(api, employee):
 
     assert response["X-Content-Type-Options"] == "nosniff"
     assert response["Referrer-Policy"] == "same-origin"
+
+
+def _check_deploy(**env_overrides) -> subprocess.CompletedProcess:
+    """`manage.py check --deploy --fail-level WARNING` in a fresh process with these settings."""
+    return subprocess.run(  # noqa: S603
+        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        cwd=django_settings.BASE_DIR,
+        env={**os.environ, "SECRET_KEY": secrets.token_urlsafe(50), **env_overrides},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_check_deploy_passes_with_production_settings():
+    result = _check_deploy(DEBUG="false")
+    assert result.returncode == 0, result.stderr + result.stdout
+    assert "no issues" in result.stdout
+
+
+def test_check_deploy_fails_with_development_settings():
+    """The same check can fail: DEBUG on is a deploy warning."""
+    result = _check_deploy(DEBUG="true")
+    assert result.returncode != 0
+    assert "security.W018" in result.stderr + result.stdout

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import base64
+import hashlib
+import hmac
 import json
 import time
 
@@ -221,6 +223,44 @@ def test_an_alg_none_token_is_401(api):
     header = {"alg": "none", "typ": "JWT", "kid": settings.JWT_KEY_ID}
     token = f"{_b64(header)}.{_b64(_claims(user))}."
     _assert_401_envelope(api.get(None, "/api/auth/me", token=token))
+
+
+def _hand_signed(header: dict, claims: dict, key: bytes) -> str:
+    """A token whose header says what the attacker likes, HMAC-SHA256-signed with `key`."""
+    signing_input = f"{_b64(header)}.{_b64(claims)}"
+    signature = hmac.new(key, signing_input.encode(), hashlib.sha256).digest()
+    return f"{signing_input}.{base64.urlsafe_b64encode(signature).rstrip(b'=').decode()}"
+
+
+@pytest.mark.parametrize("alg", ["RS256", "ES256", "PS256"])
+def test_an_rs_hs_confusion_token_is_401(api, alg):
+    """Header claims an asymmetric algorithm, signature is an HMAC with the real secret: a
+    verifier that took the algorithm from the header would accept it."""
+    user = UserFactory()
+    header = {"alg": alg, "typ": "JWT", "kid": settings.JWT_KEY_ID}
+    token = _hand_signed(header, _claims(user), settings.JWT_SIGNING_KEY.encode())
+    _assert_401_envelope(api.get(None, "/api/auth/me", token=token))
+
+
+def test_the_hand_signer_makes_tokens_that_pass_when_the_algorithm_is_honest(api):
+    user = UserFactory()
+    header = {"alg": "HS256", "typ": "JWT", "kid": settings.JWT_KEY_ID}
+    token = _hand_signed(header, _claims(user), settings.JWT_SIGNING_KEY.encode())
+    assert api.get(None, "/api/auth/me", token=token).status_code == 200
+
+
+def test_an_hs256_token_signed_with_a_public_key_text_is_401(api):
+    """The other half of the confusion: an HMAC keyed with a PEM public key string."""
+    user = UserFactory()
+    pem = (
+        b"-----BEGIN PUBLIC KEY-----\n"
+        b"MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAE\n"
+        b"-----END PUBLIC KEY-----\n"
+    )
+    header = {"alg": "HS256", "typ": "JWT", "kid": settings.JWT_KEY_ID}
+    _assert_401_envelope(
+        api.get(None, "/api/auth/me", token=_hand_signed(header, _claims(user), pem))
+    )
 
 
 @pytest.mark.filterwarnings("ignore::jwt.warnings.InsecureKeyLengthWarning")
