@@ -13,7 +13,6 @@ from django.core.management.base import BaseCommand, CommandError
 
 from perf import bench
 
-
 UNREACHABLE_RATE_LIMITS = {
     "RATE_LIMIT_USER": "100000000/m",
     "RATE_LIMIT_ANON": "100000000/m",
