@@ -109,6 +109,7 @@ UNKNOWN_SUPERVISOR_ID = "No member with this id in the organization."
 SUPERVISOR_CYCLE = "This member already supervises that one, directly or not."
 NOT_NULL = "This field cannot be null."
 DEPARTMENT_EXISTS = "A department with this name already exists."
+LAST_ADMIN = "The organization must keep at least one active admin."
 UNKNOWN_DEPARTMENT_404 = "Department not found."
 
 
@@ -339,6 +340,8 @@ def member_update(
     before = {name: getattr(member, name) for name in fields}
     after = {name: data[name] for name in fields}
     changes = changes_between(before, after)
+    if _loses_admin(member, after) and not _other_active_admin_exists(org=org, member=member):
+        raise Conflict(LAST_ADMIN)
     if changes:
         for name in changes:
             setattr(member, name, after[name])
@@ -352,6 +355,24 @@ def member_update(
             changes=changes,
         )
     return _member_item(member, member.user)
+
+
+def _loses_admin(member: Membership, after: dict[str, Any]) -> bool:
+    was_admin = member.is_active and member.role == Membership.Role.ADMIN
+    stays_admin = (
+        after.get("is_active", member.is_active)
+        and after.get("role", member.role) == Membership.Role.ADMIN
+    )
+    return was_admin and not stays_admin
+
+
+def _other_active_admin_exists(*, org: Organization, member: Membership) -> bool:
+    """Locks the org's other active admins, so two admins demoting each other at once cannot
+    both succeed: the second waits for the first and then sees one admin fewer."""
+    others = Membership.objects.select_for_update().filter(
+        org=org, role=Membership.Role.ADMIN, is_active=True
+    )
+    return bool(list(others.exclude(pk=member.pk).values_list("pk", flat=True)[:1]))
 
 
 def _department_item(department: Department) -> dict[str, Any]:

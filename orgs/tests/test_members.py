@@ -1,3 +1,5 @@
+import pytest
+
 from orgs.cache import org_version_get_or_init
 from orgs.models import AuditEvent, Membership
 from orgs.tests.factories import DepartmentFactory, MembershipFactory
@@ -252,6 +254,24 @@ def test_a_deactivated_member_gets_404_on_the_next_request(
 
     assert response.status_code == 200
     assert api.get(employee, "/me").status_code == 404
+
+
+@pytest.mark.parametrize("change", [{"role": "manager"}, {"is_active": False}])
+def test_the_last_active_admin_cannot_be_demoted_or_deactivated(api, admin, change):
+    response = api.patch(admin, f"/members/{admin.pk}", change)
+    assert response.status_code == 409
+    assert response.json()["message"] == "The organization must keep at least one active admin."
+    admin.refresh_from_db()
+    assert admin.role == Membership.Role.ADMIN and admin.is_active
+    assert not AuditEvent.objects.filter(org=admin.org, action="member.update").exists()
+
+
+def test_an_admin_can_be_demoted_while_another_active_admin_remains(api, org, admin):
+    second = _member(org, role=Membership.Role.ADMIN)
+    assert api.patch(admin, f"/members/{second.pk}", {"role": "manager"}).status_code == 200
+    assert api.patch(admin, f"/members/{admin.pk}", {"role": "manager"}).status_code == 409
+    _member(org, role=Membership.Role.ADMIN, is_active=False)  # an inactive admin does not count
+    assert api.patch(admin, f"/members/{admin.pk}", {"is_active": False}).status_code == 409
 
 
 def test_a_patch_bumps_the_org_data_version(
