@@ -249,23 +249,26 @@ def audit_list(
 
 
 _SUPERVISOR_CHAIN_SQL = """
-WITH RECURSIVE chain (id, supervisor_id, depth) AS (
-    SELECT id, supervisor_id, 0 FROM orgs_membership WHERE id = %s AND org_id = %s
+WITH RECURSIVE chain (id, supervisor_id, is_active, depth) AS (
+    SELECT id, supervisor_id, is_active, 0 FROM orgs_membership WHERE id = %s AND org_id = %s
     UNION ALL
-    SELECT m.id, m.supervisor_id, c.depth + 1
+    SELECT m.id, m.supervisor_id, m.is_active, c.depth + 1
     FROM orgs_membership m JOIN chain c ON m.id = c.supervisor_id
     WHERE m.org_id = %s AND c.depth < 10000
 )
-SELECT COUNT(*) > 0, COALESCE(BOOL_OR(id = %s), false) FROM chain
+SELECT COUNT(*) > 0, COALESCE(BOOL_OR(depth = 0 AND is_active), false),
+       COALESCE(BOOL_OR(id = %s), false)
+FROM chain
 """
 
 
 def supervisor_chain_check(*, org: Organization, supervisor_id: int, member_id: int):
-    """(supervisor exists in the org, member is already above it in the chain): one query.
+    """(supervisor exists in the org, supervisor is active, member is already above it in the
+    chain): one query.
 
     Setting `member.supervisor = supervisor` would close a loop when the member appears in the
     supervisor's own chain of supervisors."""
     with connection.cursor() as cursor:
         cursor.execute(_SUPERVISOR_CHAIN_SQL, [supervisor_id, org.pk, org.pk, member_id])
-        exists, cycle = cursor.fetchone()
-    return bool(exists), bool(cycle)
+        exists, active, cycle = cursor.fetchone()
+    return bool(exists), bool(active), bool(cycle)

@@ -106,6 +106,7 @@ OWN_SUPERVISOR = "A member cannot supervise themselves."
 UNKNOWN_DEPARTMENT = "No department with this id in the organization."
 UNKNOWN_MEMBER = "Member not found."
 UNKNOWN_SUPERVISOR_ID = "No member with this id in the organization."
+INACTIVE_SUPERVISOR = "This member is deactivated and cannot supervise."
 SUPERVISOR_CYCLE = "This member already supervises that one, directly or not."
 NOT_NULL = "This field cannot be null."
 DEPARTMENT_EXISTS = "A department with this name already exists."
@@ -162,11 +163,11 @@ def _bulk_validate(
         normalize_email(row.supervisor_email) for row in rows if row.supervisor_email
     }
     # One query: existing members among the batch's emails and its supervisors' emails.
-    org_members = dict(
-        Membership.objects.filter(
-            org=org, user__email__in=set(emails) | supervisor_emails
-        ).values_list("user__email", "pk")
-    )
+    found = Membership.objects.filter(
+        org=org, user__email__in=set(emails) | supervisor_emails
+    ).values_list("user__email", "pk", "is_active")
+    org_members = {email: pk for email, pk, _ in found}
+    inactive = {email for email, _, is_active in found if not is_active}
     for i, row in enumerate(rows):
         if row.department_id is not None and row.department_id not in known_departments:
             errors.append(detail(loc(i, "department_id"), UNKNOWN_DEPARTMENT))
@@ -176,6 +177,8 @@ def _bulk_validate(
                 errors.append(detail(loc(i, "supervisor_email"), OWN_SUPERVISOR))
             elif supervisor not in first_seen and supervisor not in org_members:
                 errors.append(detail(loc(i, "supervisor_email"), UNKNOWN_SUPERVISOR))
+            elif supervisor not in first_seen and supervisor in inactive:
+                errors.append(detail(loc(i, "supervisor_email"), INACTIVE_SUPERVISOR))
     errors += _batch_supervisor_loops(emails=emails, rows=rows)
     if errors:
         raise Unprocessable(details=errors)
@@ -326,11 +329,13 @@ def member_update(
         if supervisor_id == member.pk:
             errors.append(detail(["body", "supervisor_id"], OWN_SUPERVISOR))
         else:
-            exists, cycle = supervisor_chain_check(
+            exists, active, cycle = supervisor_chain_check(
                 org=org, supervisor_id=supervisor_id, member_id=member.pk
             )
             if not exists:
                 errors.append(detail(["body", "supervisor_id"], UNKNOWN_SUPERVISOR_ID))
+            elif not active:
+                errors.append(detail(["body", "supervisor_id"], INACTIVE_SUPERVISOR))
             elif cycle:
                 errors.append(detail(["body", "supervisor_id"], SUPERVISOR_CYCLE))
     if errors:

@@ -219,6 +219,20 @@ def test_patch_rejects_a_foreign_or_own_supervisor_and_foreign_department(
         assert response.json()["details"][0]["loc"] == loc, data
 
 
+def test_patch_rejects_a_deactivated_supervisor(api, org, admin, employee):
+    gone = _member(org, is_active=False)
+    response = api.patch(admin, f"/members/{employee.pk}", {"supervisor_id": gone.pk})
+    assert response.status_code == 422
+    assert response.json()["details"] == [
+        {
+            "loc": ["body", "supervisor_id"],
+            "msg": "This member is deactivated and cannot supervise.",
+        },
+    ]
+    active = api.patch(admin, f"/members/{employee.pk}", {"supervisor_id": admin.pk})
+    assert active.status_code == 200
+
+
 def test_patch_rejects_a_supervisor_loop(api, org, admin, manager, employee):
     # employee reports to manager; making the manager report to the employee closes a loop
     direct = api.patch(admin, f"/members/{manager.pk}", {"supervisor_id": employee.pk})

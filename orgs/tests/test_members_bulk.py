@@ -131,6 +131,22 @@ def test_invalid_rows_are_422_with_their_loc_and_nothing_is_written(
     assert _counts() == before
 
 
+def test_a_deactivated_supervisor_is_a_422_row_and_nothing_is_written(api, org, admin):
+    gone = MembershipFactory(org=org, is_active=False)
+    before = _counts()
+    rows = _rows(2)
+    rows[1]["supervisor_email"] = gone.user.email.upper()
+    response = api.post(admin, "/members/bulk", {"members": rows})
+    assert response.status_code == 422
+    assert response.json()["details"] == [
+        {
+            "loc": ["body", "members", 1, "supervisor_email"],
+            "msg": "This member is deactivated and cannot supervise.",
+        }
+    ]
+    assert _counts() == before
+
+
 def test_more_than_1000_rows_is_422(api, admin):
     response = api.post(admin, "/members/bulk", {"members": _rows(1001)})
 
