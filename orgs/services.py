@@ -15,6 +15,7 @@ from orgs.cache import bump_org_version_on_commit, keys_delete_on_commit, member
 from orgs.models import AuditEvent, Department, Membership, Organization
 from orgs.selectors import supervisor_chain_check
 from users.models import User, normalize_email
+from users.services import password_hash_provisional
 
 
 @dataclass(slots=True)
@@ -236,7 +237,7 @@ def member_bulk_create(
             continue
         user = User(email=email, full_name=row.full_name)
         if row.password:
-            user.set_password(row.password)
+            user.password = password_hash_provisional(row.password)
         else:
             user.set_unusable_password()
         new_users.append(user)

@@ -3,6 +3,7 @@ from __future__ import annotations
 import uuid
 
 from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
+from django.contrib.auth.hashers import check_password
 from django.contrib.auth.models import PermissionsMixin
 from django.db import models
 from django.db.models.functions import Lower
@@ -67,6 +68,18 @@ class User(AbstractBaseUser, PermissionsMixin):
 
     def _security_state(self) -> tuple:
         return (self.is_active, self.password, self.is_superuser)
+
+    def check_password(self, raw_password: str) -> bool:
+        """Django's check, whose re-hash (a stronger hasher or more iterations) is not a new
+        password: it must not revoke the user's tokens."""
+
+        def rehash(raw: str) -> None:
+            self.set_password(raw)
+            self._password = None
+            self._loaded_security_state = self._security_state()
+            self.save(update_fields=["password"])
+
+        return check_password(raw_password, self.password, rehash)
 
     def save(self, *args, **kwargs) -> None:
         self.email = normalize_email(self.email)

@@ -217,3 +217,27 @@ def test_a_full_batch_of_1000_rows_is_created(api, admin, department):
     assert len(items) == 1000
     assert {i["supervisor_id"] for i in items[1:]} == {items[0]["id"]}
     assert AuditEvent.objects.filter(action="member.create").count() == 1000
+
+
+def test_bulk_passwords_are_cheap_to_set_and_full_strength_after_the_first_login(
+    api, admin, settings
+):
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.PBKDF2PasswordHasher"]
+    rows = _rows(2)
+    rows[0]["password"] = "first-pass-1234"
+    assert api.post(admin, "/members/bulk", {"members": rows}).status_code == 201
+    user = User.objects.get(email="new0@bulk.example")
+    assert user.password.startswith("pbkdf2_sha256$20000$")
+    version = user.token_version
+
+    login = api.post(
+        None, "/api/auth/login", {"email": "new0@bulk.example", "password": "first-pass-1234"}
+    )
+    assert login.status_code == 200
+    user.refresh_from_db()
+    assert user.password.startswith("pbkdf2_sha256$1000000$")
+    assert user.token_version == version  # a re-hash is not a new password
+    token = login.json()["access_token"]
+    assert api.get(None, "/api/auth/me", token=token).status_code == 200
+    again = {"email": "new0@bulk.example", "password": "first-pass-1234"}
+    assert api.post(None, "/api/auth/login", again).status_code == 200
