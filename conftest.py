@@ -42,6 +42,7 @@ def _fresh_cache():
     cache.delete_pattern("*")
     org_id_hints_clear()
     org_cache._pending_bumps.clear()
+    org_cache._pending_deletes.clear()
     yield
 
 

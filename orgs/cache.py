@@ -45,7 +45,20 @@ def keys_delete_on_commit(keys: Iterable[str]) -> None:
     """Invalidation runs after commit: a rolled-back write never touches the cache."""
     keys = list(keys)
     if keys:
-        transaction.on_commit(lambda: cache.delete_many(keys))
+        transaction.on_commit(lambda: keys_delete(keys))
+
+
+def keys_delete(keys: Iterable[str]) -> None:
+    """Deletes now; if Redis is unreachable, remembers the keys for `pending_retry`, so an
+    entry cached before an outage is not served after it (Redis may come back with its data)."""
+    made = {cache.make_key(key) for key in keys} | _pending_deletes
+    try:
+        get_redis_connection("default").delete(*made)
+    except (RedisError, OSError):
+        logger.warning("cache invalidation failed; will retry", exc_info=True)
+        _pending_deletes.update(made)
+    else:
+        _pending_deletes.clear()
 
 
 def _version_seed() -> int:
@@ -54,15 +67,24 @@ def _version_seed() -> int:
     return time.time_ns() // 1000
 
 
-# Bumps that failed while Redis was unreachable; retried by this process's next cache call,
-# so a write made during an outage still invalidates what was cached before it.
+# Bumps and deletes that failed while Redis was unreachable; retried by this process before
+# it reads a version or an entry again (`pending_retry`), so a write made during an outage
+# still invalidates what was cached before it, even when Redis comes back with its data.
 _pending_bumps: set[int] = set()
+_pending_deletes: set[str] = set()
+
+
+def pending_retry() -> None:
+    """Applies failed invalidations first; nothing to do (no round trip) on the usual path."""
+    if _pending_deletes:
+        keys_delete(())
+    if _pending_bumps:
+        org_versions_bump(set())
 
 
 def org_version_get_or_init(org_id: int) -> int | None:
     """The org data version; None when Redis is unreachable (then nothing is cached)."""
-    if _pending_bumps:
-        org_versions_bump(set())
+    pending_retry()
     key = cache.make_key(org_version_key(org_id))
     try:
         pipe = get_redis_connection("default").pipeline(transaction=False)

