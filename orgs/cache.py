@@ -7,6 +7,7 @@ differs from a miss: a stranger's repeated requests cost no SQL either.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Iterable
 from typing import Any
@@ -51,14 +52,20 @@ def keys_delete_on_commit(keys: Iterable[str]) -> None:
 def keys_delete(keys: Iterable[str]) -> None:
     """Deletes now; if Redis is unreachable, remembers the keys for `pending_retry`, so an
     entry cached before an outage is not served after it (Redis may come back with its data)."""
-    made = {cache.make_key(key) for key in keys} | _pending_deletes
+    with _pending_lock:
+        made = {cache.make_key(key) for key in keys} | _pending_deletes
+    if not made:
+        return
     try:
         get_redis_connection("default").delete(*made)
     except (RedisError, OSError):
         logger.warning("cache invalidation failed; will retry", exc_info=True)
-        _pending_deletes.update(made)
+        with _pending_lock:
+            _pending_deletes.update(made)
+        _retry_soon()
     else:
-        _pending_deletes.clear()
+        with _pending_lock:
+            _pending_deletes.difference_update(made)
 
 
 def _version_seed() -> int:
@@ -67,11 +74,15 @@ def _version_seed() -> int:
     return time.time_ns() // 1000
 
 
-# Bumps and deletes that failed while Redis was unreachable; retried by this process before
-# it reads a version or an entry again (`pending_retry`), so a write made during an outage
-# still invalidates what was cached before it, even when Redis comes back with its data.
+# Bumps and deletes that failed while Redis was unreachable. This process applies them before
+# it next reads a version or an entry (`pending_retry`), and a background thread retries them
+# every RETRY_INTERVAL meanwhile, so a write made during an outage still invalidates what was
+# cached before it, even when Redis comes back with its data and this process gets no request.
 _pending_bumps: set[int] = set()
 _pending_deletes: set[str] = set()
+_pending_lock = threading.Lock()
+_retry_thread: threading.Thread | None = None
+RETRY_INTERVAL = 1.0
 
 
 def pending_retry() -> None:
@@ -80,6 +91,28 @@ def pending_retry() -> None:
         keys_delete(())
     if _pending_bumps:
         org_versions_bump(set())
+
+
+def _retry_soon() -> None:
+    global _retry_thread
+    with _pending_lock:
+        if _retry_thread is not None:
+            return
+        _retry_thread = threading.Thread(
+            target=_retry_loop, name="cadence-cache-retry", daemon=True
+        )
+        _retry_thread.start()
+
+
+def _retry_loop() -> None:
+    global _retry_thread
+    while True:
+        time.sleep(RETRY_INTERVAL)
+        pending_retry()
+        with _pending_lock:
+            if not (_pending_bumps or _pending_deletes):
+                _retry_thread = None
+                return
 
 
 def org_version_get_or_init(org_id: int) -> int | None:
@@ -97,7 +130,10 @@ def org_version_get_or_init(org_id: int) -> int | None:
 
 
 def org_versions_bump(org_ids: set[int]) -> None:
-    org_ids = org_ids | _pending_bumps
+    with _pending_lock:
+        org_ids = org_ids | _pending_bumps
+    if not org_ids:
+        return
     try:
         pipe = get_redis_connection("default").pipeline(transaction=False)
         for org_id in org_ids:
@@ -107,9 +143,12 @@ def org_versions_bump(org_ids: set[int]) -> None:
         pipe.execute()
     except (RedisError, OSError):
         logger.warning("org version bump failed; will retry", exc_info=True)
-        _pending_bumps.update(org_ids)
+        with _pending_lock:
+            _pending_bumps.update(org_ids)
+        _retry_soon()
     else:
-        _pending_bumps.clear()
+        with _pending_lock:
+            _pending_bumps.difference_update(org_ids)
 
 
 def bump_org_version_on_commit(*, org_id: int) -> None:

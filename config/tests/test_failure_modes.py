@@ -259,6 +259,37 @@ def test_redis_back_with_its_old_data_serves_no_page_from_before_a_write_in_the_
 
 
 @pytest.mark.django_db(transaction=True)
+def test_a_bump_failed_in_the_outage_lands_within_seconds_of_redis_coming_back_unasked(
+    api, private_redis, page_setup
+):
+    """Other processes read the version straight from Redis: the writer must not wait for its
+    own next request to apply the bump it owes."""
+    import redis
+    from django.core.cache import cache
+
+    from orgs.cache import org_version_key
+
+    server, relay = private_redis
+    employee, goal = page_setup
+    assert _titles(api.get(employee, PAGE)) == ["Before"]
+    before = _version(employee.org_id)
+
+    relay.cut()
+    assert api.patch(employee, f"/goals/{goal.pk}", {"title": "During"}).status_code == 200
+    relay.restore()
+
+    # From here on no request and no cache call in this thread: what "another process" sees.
+    direct = redis.Redis(host="127.0.0.1", port=server.port)
+    key = cache.make_key(org_version_key(employee.org_id))
+    started = time.monotonic()
+    while int(direct.get(key)) <= before:
+        assert time.monotonic() - started < 3, "the failed bump was not retried"
+        time.sleep(0.05)
+    print(f"pending bump landed {time.monotonic() - started:.2f} s after Redis was back")
+    direct.close()
+
+
+@pytest.mark.django_db(transaction=True)
 def test_a_member_deactivated_while_redis_is_unreachable_stays_out_when_it_is_back(
     api, private_redis, admin, employee, django_assert_num_queries
 ):
