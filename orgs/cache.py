@@ -7,7 +7,6 @@ differs from a miss: a stranger's repeated requests cost no SQL either.
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from collections.abc import Iterable
 from typing import Any
@@ -16,6 +15,8 @@ from django.core.cache import cache
 from django.db import transaction
 from django_redis import get_redis_connection
 from redis.exceptions import RedisError
+
+from config import cache_retry
 
 ORG_TTL = 300
 MEMBER_TTL = 300
@@ -46,26 +47,7 @@ def keys_delete_on_commit(keys: Iterable[str]) -> None:
     """Invalidation runs after commit: a rolled-back write never touches the cache."""
     keys = list(keys)
     if keys:
-        transaction.on_commit(lambda: keys_delete(keys))
-
-
-def keys_delete(keys: Iterable[str]) -> None:
-    """Deletes now; if Redis is unreachable, remembers the keys for `pending_retry`, so an
-    entry cached before an outage is not served after it (Redis may come back with its data)."""
-    with _pending_lock:
-        made = {cache.make_key(key) for key in keys} | _pending_deletes
-    if not made:
-        return
-    try:
-        get_redis_connection("default").delete(*made)
-    except (RedisError, OSError):
-        logger.warning("cache invalidation failed; will retry", exc_info=True)
-        with _pending_lock:
-            _pending_deletes.update(made)
-        _retry_soon()
-    else:
-        with _pending_lock:
-            _pending_deletes.difference_update(made)
+        transaction.on_commit(lambda: cache_retry.keys_delete(keys))
 
 
 def _version_seed() -> int:
@@ -74,45 +56,23 @@ def _version_seed() -> int:
     return time.time_ns() // 1000
 
 
-# Bumps and deletes that failed while Redis was unreachable. This process applies them before
-# it next reads a version or an entry (`pending_retry`), and a background thread retries them
-# every RETRY_INTERVAL meanwhile, so a write made during an outage still invalidates what was
-# cached before it, even when Redis comes back with its data and this process gets no request.
+# Version bumps that failed while Redis was unreachable, applied by `pending_retry` (before
+# this process reads a version again) and by the background retry (config.cache_retry).
 _pending_bumps: set[int] = set()
-_pending_deletes: set[str] = set()
-_pending_lock = threading.Lock()
-_retry_thread: threading.Thread | None = None
-RETRY_INTERVAL = 1.0
 
 
 def pending_retry() -> None:
     """Applies failed invalidations first; nothing to do (no round trip) on the usual path."""
-    if _pending_deletes:
-        keys_delete(())
+    cache_retry.pending_retry()
+
+
+def _retry_bumps() -> bool:
     if _pending_bumps:
         org_versions_bump(set())
+    return bool(_pending_bumps)
 
 
-def _retry_soon() -> None:
-    global _retry_thread
-    with _pending_lock:
-        if _retry_thread is not None:
-            return
-        _retry_thread = threading.Thread(
-            target=_retry_loop, name="cadence-cache-retry", daemon=True
-        )
-        _retry_thread.start()
-
-
-def _retry_loop() -> None:
-    global _retry_thread
-    while True:
-        time.sleep(RETRY_INTERVAL)
-        pending_retry()
-        with _pending_lock:
-            if not (_pending_bumps or _pending_deletes):
-                _retry_thread = None
-                return
+cache_retry.register_hook(_retry_bumps)
 
 
 def org_version_get_or_init(org_id: int) -> int | None:
@@ -130,7 +90,7 @@ def org_version_get_or_init(org_id: int) -> int | None:
 
 
 def org_versions_bump(org_ids: set[int]) -> None:
-    with _pending_lock:
+    with cache_retry.lock:
         org_ids = org_ids | _pending_bumps
     if not org_ids:
         return
@@ -143,11 +103,11 @@ def org_versions_bump(org_ids: set[int]) -> None:
         pipe.execute()
     except (RedisError, OSError):
         logger.warning("org version bump failed; will retry", exc_info=True)
-        with _pending_lock:
+        with cache_retry.lock:
             _pending_bumps.update(org_ids)
-        _retry_soon()
+        cache_retry.retry_soon()
     else:
-        with _pending_lock:
+        with cache_retry.lock:
             _pending_bumps.difference_update(org_ids)
 
 

@@ -46,8 +46,6 @@ def _member_entry(org_id: int, user_id: int, cached: dict[str, Any] | None):
 
 def membership_resolve(*, token: str, slug: str) -> Membership:
     user_id = token_peek_user_id(token)
-    # Invalidations that failed in an outage land before anything cached is read.
-    org_cache.pending_retry()
     hinted_org_id = _org_id_hints.get(slug)
     slug_key = org_cache.org_slug_key(slug)
     keys = [slug_key]

@@ -307,6 +307,23 @@ def test_a_member_deactivated_while_redis_is_unreachable_stays_out_when_it_is_ba
     assert api.get(employee, "/me").status_code == 404
 
 
+@pytest.mark.django_db(transaction=True)
+def test_a_token_revoked_while_redis_is_unreachable_stays_revoked_when_it_is_back(
+    api, private_redis, employee
+):
+    _, relay = private_redis
+    token = api.token_for(employee.user)
+    for _ in range(2):  # the verified token and the user's token version are cached
+        assert api.get(employee.user, "/api/auth/me", token=token).status_code == 200
+
+    relay.cut()
+    assert api.post(employee.user, "/api/auth/logout", token=token).status_code == 204
+    assert api.get(employee.user, "/api/auth/me", token=token).status_code == 401
+
+    relay.restore()  # the cached token version is the one from before the logout
+    assert api.get(employee.user, "/api/auth/me", token=token).status_code == 401
+
+
 # --- PostgreSQL restarted (a private cluster under a real gunicorn) -------------------------
 
 
