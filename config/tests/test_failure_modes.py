@@ -160,15 +160,17 @@ def private_redis(settings):
     """The app's cache on a private redis-server behind a relay; the suite's key prefix kept
     (Django rebuilds its cache handlers when CACHES changes, and again when it is restored)."""
     server = PrivateRedis()
-    server.start()
-    relay = Relay(server.port)
-    caches = copy.deepcopy(settings.CACHES)
-    caches["default"]["LOCATION"] = f"redis://127.0.0.1:{relay.port}/0"
-    settings.CACHES = caches
+    relay = None
     try:
+        server.start()
+        relay = Relay(server.port)
+        caches = copy.deepcopy(settings.CACHES)
+        caches["default"]["LOCATION"] = f"redis://127.0.0.1:{relay.port}/0"
+        settings.CACHES = caches
         yield server, relay
     finally:
-        relay.cut()
+        if relay is not None:
+            relay.cut()
         server.kill()
 
 
