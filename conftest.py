@@ -12,6 +12,7 @@ import pytest
 from django.core.cache import cache
 from django.test import Client
 
+from config import cache_retry
 from orgs import cache as org_cache
 from orgs.models import Membership
 from orgs.tenancy import org_id_hints_clear
@@ -42,6 +43,7 @@ def _fresh_cache():
     cache.delete_pattern("*")
     org_id_hints_clear()
     org_cache._pending_bumps.clear()
+    cache_retry.pending_clear()
     yield
 
 

@@ -11,7 +11,13 @@ from ninja import NinjaAPI, Schema, Swagger
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 
 from config import __version__
-from config.errors import ApplicationError, application_error_response, error_response
+from config.errors import (
+    ApplicationError,
+    application_error_response,
+    database_unavailable_response,
+    error_response,
+    is_database_unavailable,
+)
 from config.limits import is_timeout, timeout_response
 from dashboards.api import router as dashboards_router
 from evaluations.api import router as evaluations_router
@@ -112,9 +118,13 @@ def on_not_found(request, exc: Http404):
 
 @api.exception_handler(DatabaseError)
 def on_database_error(request, exc: DatabaseError):
-    """A statement cancelled by statement_timeout (psycopg QueryCanceled) is a 504."""
+    """A statement cancelled by statement_timeout (psycopg QueryCanceled) is a 504; a database
+    that cannot be reached (down, restarting, no pooled connection in time) is a 503."""
     if is_timeout(exc):
         return timeout_response(request)
+    if is_database_unavailable(exc):
+        logger.warning("database_unavailable", path=request.path, error=str(exc))
+        return database_unavailable_response(request)
     return on_unexpected_error(request, exc)
 
 

@@ -86,6 +86,45 @@ class Unprocessable(ApplicationError):
     status = 422
 
 
+class ServiceUnavailable(ApplicationError):
+    status = 503
+    headers = {"Retry-After": "2"}  # noqa: RUF012
+
+
+DATABASE_UNAVAILABLE = "The database is unavailable; retry shortly."
+# SQLSTATE classes and codes that mean "the server is not there", not "your query failed":
+# 08 connection exception, 53300 too many connections, 57P01 admin shutdown, 57P02 crash
+# shutdown, 57P03 cannot connect now.
+_UNAVAILABLE_SQLSTATES = ("08", "53300", "57P01", "57P02", "57P03")
+
+
+def is_database_unavailable(exc: BaseException) -> bool:
+    """The database cannot be reached: no pooled connection came in time (PoolTimeout), a
+    connection attempt failed, or the server went away under a connection. Not a query error
+    (constraint, timeout, lock): those stay 409/422/504/500."""
+    import psycopg
+    from django.db import InterfaceError
+
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, InterfaceError):  # Django: "connection already closed"
+            return True
+        if isinstance(current, psycopg.InterfaceError):
+            return True
+        if isinstance(current, psycopg.OperationalError):
+            # No SQLSTATE: raised by the client (connection refused, lost, pool timeout).
+            sqlstate = current.sqlstate or ""
+            return not sqlstate or sqlstate.startswith(_UNAVAILABLE_SQLSTATES)
+        current = current.__cause__ or current.__context__
+    return False
+
+
+def database_unavailable_response(request: HttpRequest) -> JsonResponse:
+    return application_error_response(request, ServiceUnavailable(DATABASE_UNAVAILABLE))
+
+
 def detail(loc: list[str | int], msg: str) -> Detail:
     return {"loc": loc, "msg": msg}
 

@@ -9,7 +9,7 @@ import structlog
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 
-from config.errors import error_response
+from config.errors import database_unavailable_response, error_response, is_database_unavailable
 
 REQUEST_ID_HEADER = "X-Request-ID"
 _VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
@@ -70,6 +70,9 @@ class ApiErrorEnvelopeMiddleware:
     def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
         if not is_api_path(request.path) and settings.DEBUG:
             return None  # Django's debug page for non-API paths in development
+        if is_api_path(request.path) and is_database_unavailable(exception):
+            logger.warning("database_unavailable", path=request.path, error=str(exception))
+            return database_unavailable_response(request)
         logger.exception("unhandled_exception", path=request.path)
         if is_api_path(request.path):
             return error_response(request, 500)

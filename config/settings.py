@@ -95,6 +95,14 @@ DB_POOL_MIN_SIZE = env.int("DB_POOL_MIN_SIZE", default=1)
 DB_POOL_MAX_SIZE = env.int("DB_POOL_MAX_SIZE", default=4)
 DB_STATEMENT_TIMEOUT_MS = env.int("DB_STATEMENT_TIMEOUT_MS", default=5000)
 DB_CONNECT_TIMEOUT = env.int("DB_CONNECT_TIMEOUT", default=3)
+# With the database down, a request waits this long for a pooled connection, then gets a 503
+# (config.errors): fail fast rather than hold a worker. Separate from DB_CONNECT_TIMEOUT, which
+# bounds one connection attempt (made in the pool's background thread).
+DB_POOL_TIMEOUT = env.float("DB_POOL_TIMEOUT", default=1.5)
+# The pool retries a lost connection with exponential backoff; giving up after a few seconds
+# lets the next request start a fresh attempt, so service resumes within seconds of the
+# database coming back even after a long outage (not after half of it).
+DB_POOL_RECONNECT_TIMEOUT = env.float("DB_POOL_RECONNECT_TIMEOUT", default=5.0)
 _db_options = DATABASES["default"].setdefault("OPTIONS", {})
 _db_options.setdefault("connect_timeout", DB_CONNECT_TIMEOUT)
 # No query runs unbounded. Under PgBouncer (transaction mode) startup options are not
@@ -107,7 +115,8 @@ if DB_POOL:
     _db_options["pool"] = {
         "min_size": DB_POOL_MIN_SIZE,
         "max_size": DB_POOL_MAX_SIZE,
-        "timeout": DB_CONNECT_TIMEOUT,
+        "timeout": DB_POOL_TIMEOUT,
+        "reconnect_timeout": DB_POOL_RECONNECT_TIMEOUT,
     }
     DATABASES["default"]["CONN_MAX_AGE"] = 0
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True

@@ -16,6 +16,8 @@ from django.db import transaction
 from django_redis import get_redis_connection
 from redis.exceptions import RedisError
 
+from config import cache_retry
+
 ORG_TTL = 300
 MEMBER_TTL = 300
 logger = logging.getLogger("cadence.cache")
@@ -45,7 +47,7 @@ def keys_delete_on_commit(keys: Iterable[str]) -> None:
     """Invalidation runs after commit: a rolled-back write never touches the cache."""
     keys = list(keys)
     if keys:
-        transaction.on_commit(lambda: cache.delete_many(keys))
+        transaction.on_commit(lambda: cache_retry.keys_delete(keys))
 
 
 def _version_seed() -> int:
@@ -54,15 +56,28 @@ def _version_seed() -> int:
     return time.time_ns() // 1000
 
 
-# Bumps that failed while Redis was unreachable; retried by this process's next cache call,
-# so a write made during an outage still invalidates what was cached before it.
+# Version bumps that failed while Redis was unreachable, applied by `pending_retry` (before
+# this process reads a version again) and by the background retry (config.cache_retry).
 _pending_bumps: set[int] = set()
+
+
+def pending_retry() -> None:
+    """Applies failed invalidations first; nothing to do (no round trip) on the usual path."""
+    cache_retry.pending_retry()
+
+
+def _retry_bumps() -> bool:
+    if _pending_bumps:
+        org_versions_bump(set())
+    return bool(_pending_bumps)
+
+
+cache_retry.register_hook(_retry_bumps)
 
 
 def org_version_get_or_init(org_id: int) -> int | None:
     """The org data version; None when Redis is unreachable (then nothing is cached)."""
-    if _pending_bumps:
-        org_versions_bump(set())
+    pending_retry()
     key = cache.make_key(org_version_key(org_id))
     try:
         pipe = get_redis_connection("default").pipeline(transaction=False)
@@ -75,7 +90,10 @@ def org_version_get_or_init(org_id: int) -> int | None:
 
 
 def org_versions_bump(org_ids: set[int]) -> None:
-    org_ids = org_ids | _pending_bumps
+    with cache_retry.lock:
+        org_ids = org_ids | _pending_bumps
+    if not org_ids:
+        return
     try:
         pipe = get_redis_connection("default").pipeline(transaction=False)
         for org_id in org_ids:
@@ -85,9 +103,12 @@ def org_versions_bump(org_ids: set[int]) -> None:
         pipe.execute()
     except (RedisError, OSError):
         logger.warning("org version bump failed; will retry", exc_info=True)
-        _pending_bumps.update(org_ids)
+        with cache_retry.lock:
+            _pending_bumps.update(org_ids)
+        cache_retry.retry_soon()
     else:
-        _pending_bumps.clear()
+        with cache_retry.lock:
+            _pending_bumps.difference_update(org_ids)
 
 
 def bump_org_version_on_commit(*, org_id: int) -> None:

@@ -19,6 +19,7 @@ from django.core.cache import cache
 from django.http import HttpRequest
 from ninja.security import HttpBearer
 
+from config import cache_retry
 from config.errors import Forbidden, Unauthorized
 from config.ratelimit import (
     anonymous_counter,
@@ -53,6 +54,8 @@ def identity_resolve(
     all fetched in the same MGET, which also counts the call against the user's rate limit
     in `rate_scope` (the org slug, or "-" outside orgs)."""
     user_id = token_peek_user_id(token)
+    # Invalidations that failed in a Redis outage land before anything cached is read.
+    cache_retry.pending_retry()
     rate_counter = counter("RATE_LIMIT_USER", f"user:{user_id}:{rate_scope}")
     tok_key = auth_cache.token_key(token)
     ver_key = auth_cache.user_version_key(user_id)
