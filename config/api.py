@@ -25,7 +25,7 @@ from users.api import router as auth_router
 logger = structlog.get_logger("cadence.errors")
 
 # Statuses any operation can answer; each operation documents them with the envelope schema.
-COMMON_ERRORS = (400, 401, 404, 405, 413, 422, 429, 500, 503, 504)
+COMMON_ERRORS = (400, 401, 404, 405, 413, 414, 422, 429, 500, 503, 504)
 ORG_ERRORS = (403, 409)
 
 

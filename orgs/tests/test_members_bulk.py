@@ -201,3 +201,23 @@ def test_a_full_batch_of_1000_rows_is_created(api, admin, department):
     assert len(items) == 1000
     assert {i["supervisor_id"] for i in items[1:]} == {items[0]["id"]}
     assert AuditEvent.objects.filter(action="member.create").count() == 1000
+
+
+@pytest.mark.parametrize("space", ["\u0085", "\ufeff", "\u00a0", "\u2003"])
+def test_an_email_with_a_unicode_space_is_a_422_row(api, admin, space):
+    # The published pattern and the server's used to read `\s` differently (U+0085, U+FEFF).
+    rows = _rows(1)
+    rows[0]["email"] = f"a{space}b@bulk.example"
+
+    response = api.post(admin, "/members/bulk", {"members": rows})
+
+    assert response.status_code == 422
+    assert response.json()["details"][0]["loc"] == ["body", "members", 0, "email"]
+    assert not User.objects.filter(email__startswith="a").exists()
+
+
+def test_an_email_with_non_ascii_letters_is_accepted(api, admin):
+    rows = _rows(1)
+    rows[0]["email"] = "zoë@bücher.example"
+
+    assert api.post(admin, "/members/bulk", {"members": rows}).status_code == 201
