@@ -22,6 +22,7 @@ from annotated_types import Interval
 from pydantic import BeforeValidator, Strict
 
 NOT_AN_INTEGER = "Input should be a valid integer"
+NOT_A_NUMBER = "Input should be a valid number"
 NOT_A_DATE = "Input should be a date string in the format YYYY-MM-DD"
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
@@ -32,6 +33,12 @@ def _json_integer(value: Any) -> Any:
     if isinstance(value, float) and value.is_integer():
         return int(value)
     return value  # int; anything else fails pydantic's own integer check
+
+
+def _json_number(value: Any) -> Any:
+    if isinstance(value, bool | str):
+        raise ValueError(NOT_A_NUMBER)
+    return value  # int or float; anything else fails pydantic's own number check
 
 
 def _json_date(value: Any) -> Any:
@@ -52,6 +59,7 @@ def json_int(*, ge: int | None = None, le: int | None = None) -> Any:
     return Annotated[int, Interval(ge=ge, le=le), BeforeValidator(_json_integer)]
 
 
+JsonNumber = Annotated[float, BeforeValidator(_json_number)]
 JsonBool = Annotated[bool, Strict()]
 JsonDate = Annotated[datetime.date, BeforeValidator(_json_date)]
 

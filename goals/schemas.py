@@ -10,6 +10,7 @@ from pydantic import ConfigDict, Field, field_validator
 
 from config.inputs import JsonBool, JsonDate, JsonInt, json_int, not_null
 from config.pagination import Cursor, Limit
+from goals.target_data import target_data_json_schema
 
 GoalStatus = Literal["draft", "submitted", "approved", "rejected"]
 GoalCategory = Literal["performance", "competency", "core_value"]
@@ -86,7 +87,7 @@ class GoalIn(_In):
     weight: Weight
     # Shape checked by the service with `target_data_errors` (union + type == category), so
     # locs are ["body", "target_data", field] without pydantic's union tag segment.
-    target_data: dict[str, Any]
+    target_data: dict[str, Any] = Field(json_schema_extra=target_data_json_schema)
     owner_id: JsonInt | None = None
 
 
@@ -94,7 +95,7 @@ class GoalPatch(_In):
     # Any of these; none may be null (`not_null`: the published schema says so too).
     title: str | None = Field(None, min_length=1, max_length=200, json_schema_extra=not_null)
     weight: Weight | None = Field(None, json_schema_extra=not_null)
-    target_data: dict[str, Any] | None = Field(None, json_schema_extra=not_null)
+    target_data: dict[str, Any] | None = Field(None, json_schema_extra=target_data_json_schema)
 
     @field_validator("title", "weight", "target_data")
     @classmethod
