@@ -101,8 +101,10 @@ fi
 base="http://127.0.0.1:$port"
 
 # Rate limits off: the fuzzer sends far more than 1200 requests a minute as one user, and a 429
-# would hide the answer under test. The server logs at WARNING: 5xx tracebacks land in the log.
-RATE_LIMITS_ENABLED=false LOG_LEVEL=${LOG_LEVEL:-warning} \
+# would hide the answer under test. Access tokens for a day: a long run outlasts the default
+# 15 minutes, and every later request would be a 401. The server logs at WARNING: 5xx
+# tracebacks land in the log.
+RATE_LIMITS_ENABLED=false JWT_ACCESS_TTL=86400 LOG_LEVEL=${LOG_LEVEL:-warning} \
   "$VENV/bin/gunicorn" config.wsgi:application -c config/gunicorn.conf.py \
   --bind "127.0.0.1:$port" --workers 2 --worker-class sync \
   >"$OUT/gunicorn.log" 2>&1 &

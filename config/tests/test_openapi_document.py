@@ -92,3 +92,12 @@ def test_every_operation_documents_414(document):
     for operations in document["paths"].values():
         for operation in operations.values():
             assert "414" in operation["responses"]
+
+
+def test_414_documents_the_envelope_and_the_http_servers_html(document):
+    # Found by fuzzing: a request line over 8190 bytes is refused by gunicorn, in HTML.
+    for operations in document["paths"].values():
+        for operation in operations.values():
+            content = operation["responses"]["414"]["content"]
+            assert set(content) == {"application/json", "text/html"}
+            assert content["application/json"]["schema"]["$ref"].endswith("/ErrorEnvelope")
