@@ -12,7 +12,7 @@ PYTEST_ARGS ?=
 export DEBUG ?= true
 
 .DEFAULT_GOAL := help
-.PHONY: help venv services stop status migrate demo run test lint format check ci clean seed bench bench-ci loadtest
+.PHONY: help venv services stop status migrate demo run test lint format check ci clean seed bench bench-ci loadtest fuzz
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -85,3 +85,7 @@ LOAD_RATE ?= 5
 LOAD_TIME ?= 60s
 loadtest: venv ## Bounded headless Locust run against a private gunicorn (.data/loadtest/)
 	LOAD_USERS=$(LOAD_USERS) LOAD_RATE=$(LOAD_RATE) LOAD_TIME=$(LOAD_TIME) VENV=$(VENV) bash scripts/loadtest.sh
+
+FUZZ_MAX_EXAMPLES ?= 15
+fuzz: services ## schemathesis on every operation vs a private gunicorn (FUZZ_MAX_EXAMPLES=500 for long)
+	FUZZ_MAX_EXAMPLES=$(FUZZ_MAX_EXAMPLES) VENV=$(VENV) bash scripts/fuzz.sh

@@ -31,7 +31,7 @@ from users.api import router as auth_router
 logger = structlog.get_logger("cadence.errors")
 
 # Statuses any operation can answer; each operation documents them with the envelope schema.
-COMMON_ERRORS = (400, 401, 404, 405, 413, 422, 429, 500, 503, 504)
+COMMON_ERRORS = (400, 401, 404, 405, 413, 414, 422, 429, 500, 503, 504)
 ORG_ERRORS = (403, 409)
 
 
@@ -60,11 +60,19 @@ class CadenceAPI(NinjaAPI):
                 "application/json": {"schema": {"$ref": "#/components/schemas/ErrorEnvelope"}}
             }
         }
+        # A request line over gunicorn's limit (8190 bytes, its maximum) never reaches the app:
+        # gunicorn answers 414 itself, in HTML. Shorter URLs over MAX_URL_BYTES get the envelope.
+        uri_too_long = {
+            "description": "URI too long: the envelope, or text/html from the HTTP server for a "
+            "request line over 8190 bytes",
+            "content": {**envelope["content"], "text/html": {"schema": {"type": "string"}}},
+        }
+        error = {"description": "Error", **envelope}
         for operations in schema.get("paths", {}).values():
             for operation in operations.values():
                 responses = operation.setdefault("responses", {})
                 for status in (*COMMON_ERRORS, *ORG_ERRORS):
-                    responses.setdefault(str(status), {"description": "Error", **envelope})
+                    responses.setdefault(str(status), uri_too_long if status == 414 else error)
         return schema
 
 

@@ -11,6 +11,9 @@ threads = int(os.environ.get("GUNICORN_THREADS", "1"))
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "40"))  # above REQUEST_TIMEOUT (30 s)
 graceful_timeout = 20
 keepalive = 5
+# gunicorn's maximum. The app refuses URLs over MAX_URL_BYTES (4096) itself, with a 414 in the
+# error envelope; gunicorn's own (HTML) 414 is left for request lines it cannot even parse.
+limit_request_line = 8190
 max_requests = 10000  # recycle workers now and then, with jitter so they do not all restart
 max_requests_jitter = 1000
 accesslog = None  # the structured request log (perf.middleware) replaces the access log

@@ -1,4 +1,7 @@
-"""Request body size limit (413) and the request timeout (504), both in the envelope.
+"""Request body size limit (413), URL length limit (414) and the request timeout (504), all
+in the envelope.
+
+URL limit: `MAX_URL_BYTES` (default 4096) for the path plus the query string as sent.
 
 Body limit: `MAX_BODY_BYTES` (default 1 MiB). A declared `Content-Length` above it is
 refused before a byte of the body is read. A body without a length (chunked transfer
@@ -43,6 +46,7 @@ from config.errors import ApplicationError, error_response
 logger = structlog.get_logger("cadence.limits")
 
 BODY_TOO_LARGE = "The request body is larger than {limit} bytes."
+URL_TOO_LONG = "The request URL is longer than {limit} bytes."
 TIMED_OUT = "The request took longer than {seconds:g} s."
 
 
@@ -59,10 +63,16 @@ def _too_large(request: HttpRequest) -> HttpResponse:
 
 
 class BodySizeLimitMiddleware:
+    """Refuses an over-long URL (414) and an over-large body (413) before any work."""
+
     def __init__(self, get_response):
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
+        url_limit = settings.MAX_URL_BYTES
+        url_bytes = len(request.path.encode()) + len(request.META.get("QUERY_STRING", ""))
+        if url_bytes > url_limit:
+            return error_response(request, 414, message=URL_TOO_LONG.format(limit=url_limit))
         limit = settings.MAX_BODY_BYTES
         declared = request.META.get("CONTENT_LENGTH") or ""
         if declared:

@@ -22,6 +22,10 @@ from config.errors import Unprocessable, detail
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 200
 Limit = Annotated[int, Field(DEFAULT_LIMIT, ge=1, le=MAX_LIMIT)]
+# What `cursor_encode` makes: unpadded base64url, a few dozen characters for any ordering here.
+# Declared so a client (and the fuzzer) knows the alphabet, and so a URL stays short.
+MAX_CURSOR_LENGTH = 512
+Cursor = Annotated[str, Field(max_length=MAX_CURSOR_LENGTH, pattern=r"^[A-Za-z0-9_-]*$")]
 INVALID_CURSOR = "The cursor is not valid."
 
 

@@ -169,6 +169,9 @@ AUTH_PASSWORD_VALIDATORS = [
 SERVER_TIMING = env.bool("SERVER_TIMING", default=True)
 MAX_BODY_BYTES = env.int("MAX_BODY_BYTES", default=1024 * 1024)
 DATA_UPLOAD_MAX_MEMORY_SIZE = MAX_BODY_BYTES
+# Path + query string; longer is 414 in the envelope. Below gunicorn's request-line limit
+# (8190, config/gunicorn.conf.py), so the answer comes from the app, not gunicorn's HTML page.
+MAX_URL_BYTES = env.int("MAX_URL_BYTES", default=4096)
 REQUEST_TIMEOUT = env.float("REQUEST_TIMEOUT", default=30.0)
 
 # --- Rate limits (config.ratelimit): "count/[n]unit", unit s, m, h or d; "0" turns one off --

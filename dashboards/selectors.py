@@ -39,10 +39,14 @@ def _period_or_404(*, org: Organization, period_id: int | None) -> dict[str, Any
 
 
 def _count(queryset) -> Subquery:
-    """A correlated COUNT(*) as a scalar subquery."""
-    return Subquery(
-        queryset.order_by().values("org_id").annotate(n=Count("*")).values("n")[:1],
-        output_field=IntegerField(),
+    """A correlated COUNT(*) as a scalar subquery; 0, not NULL, when no row matches (the
+    grouped subquery then returns no row at all)."""
+    return Coalesce(
+        Subquery(
+            queryset.order_by().values("org_id").annotate(n=Count("*")).values("n")[:1],
+            output_field=IntegerField(),
+        ),
+        0,
     )
 
 

@@ -1,6 +1,6 @@
 from ninja import Path, Router
 
-from config.pagination import Limit
+from config.pagination import Cursor, Limit
 from evaluations.schemas import (
     FeedbackIn,
     FeedbackOut,
@@ -90,7 +90,7 @@ def team_page_view(
     request,
     org_slug: Path[str],
     period_id: int | None = None,
-    cursor: str | None = None,
+    cursor: Cursor | None = None,
     limit: Limit = 50,
 ):
     """The caller's direct reports (every member for an admin) with goal counts, progress

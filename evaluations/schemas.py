@@ -8,12 +8,14 @@ from typing import Annotated, Literal
 from ninja import Schema
 from pydantic import ConfigDict, Field
 
+from config.inputs import json_int
 from goals.schemas import CatalogOut, GoalOut
 from orgs.schemas import MemberOut
 
 # Outer bounds only (the widest scale an org may choose); the org's own scale is checked by
 # the service, which answers with the same loc (["body", "rating"]).
-Rating = Annotated[int, Field(strict=True, ge=1, le=10)]
+# JsonInt, not strict: 5.0 is an integer in JSON Schema, "5" and true are not.
+Rating = json_int(ge=1, le=10)
 Comment = Annotated[str, Field(max_length=5000)]
 
 

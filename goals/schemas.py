@@ -8,10 +8,13 @@ from typing import Any, Literal
 from ninja import Schema
 from pydantic import ConfigDict, Field, field_validator
 
-from config.pagination import Limit
+from config.inputs import JsonBool, JsonDate, JsonInt, json_int, not_null
+from config.pagination import Cursor, Limit
+from goals.target_data import target_data_json_schema
 
 GoalStatus = Literal["draft", "submitted", "approved", "rejected"]
 GoalCategory = Literal["performance", "competency", "core_value"]
+Weight = json_int(ge=1, le=100)
 
 
 class _In(Schema):
@@ -20,15 +23,15 @@ class _In(Schema):
 
 class PeriodIn(_In):
     name: str = Field(min_length=1, max_length=100)
-    starts_on: datetime.date
-    ends_on: datetime.date
+    starts_on: JsonDate
+    ends_on: JsonDate
     status: Literal["planned", "active"] = "planned"
 
 
 class PeriodPatch(_In):
     name: str | None = Field(None, min_length=1, max_length=100)
-    starts_on: datetime.date | None = None
-    ends_on: datetime.date | None = None
+    starts_on: JsonDate | None = None
+    ends_on: JsonDate | None = None
     status: Literal["planned", "active", "closed"] | None = None
 
 
@@ -49,7 +52,7 @@ class PeriodPage(Schema):
 class CatalogIn(_In):
     name: str = Field(min_length=1, max_length=200)
     description: str = Field("", max_length=2000)
-    is_active: bool = True
+    is_active: JsonBool = True
 
 
 class CatalogOut(Schema):
@@ -66,7 +69,7 @@ class CatalogPage(Schema):
 
 
 class PageFilter(_In):
-    cursor: str | None = None
+    cursor: Cursor | None = None
     limit: Limit = 50
 
 
@@ -78,20 +81,21 @@ class GoalFilter(PageFilter):
 
 
 class GoalIn(_In):
-    period_id: int
+    period_id: JsonInt
     category: GoalCategory
     title: str = Field(min_length=1, max_length=200)
-    weight: int = Field(ge=1, le=100)
+    weight: Weight
     # Shape checked by the service with `target_data_errors` (union + type == category), so
     # locs are ["body", "target_data", field] without pydantic's union tag segment.
-    target_data: dict[str, Any]
-    owner_id: int | None = None
+    target_data: dict[str, Any] = Field(json_schema_extra=target_data_json_schema)
+    owner_id: JsonInt | None = None
 
 
 class GoalPatch(_In):
-    title: str | None = Field(None, min_length=1, max_length=200)
-    weight: int | None = Field(None, ge=1, le=100)
-    target_data: dict[str, Any] | None = None
+    # Any of these; none may be null (`not_null`: the published schema says so too).
+    title: str | None = Field(None, min_length=1, max_length=200, json_schema_extra=not_null)
+    weight: Weight | None = Field(None, json_schema_extra=not_null)
+    target_data: dict[str, Any] | None = Field(None, json_schema_extra=target_data_json_schema)
 
     @field_validator("title", "weight", "target_data")
     @classmethod
@@ -131,7 +135,9 @@ class RejectIn(_In):
 
 
 class BulkStatusIn(_In):
-    goal_ids: list[int] = Field(min_length=1, max_length=500)
+    goal_ids: list[JsonInt] = Field(
+        min_length=1, max_length=500, json_schema_extra={"uniqueItems": True}
+    )
     action: Literal["approve", "reject"]
     comment: str = Field("", max_length=5000)
 

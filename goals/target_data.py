@@ -7,9 +7,11 @@ by the goal services (a database question, not a shape question).
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+
+from config.inputs import JsonNumber, json_int
 
 ShortText = Annotated[str, Field(min_length=1, max_length=500)]
 
@@ -21,22 +23,22 @@ class _Target(BaseModel):
 class PerformanceTarget(_Target):
     type: Literal["performance"]
     metric: str = Field(min_length=1, max_length=200)
-    target: float
+    target: JsonNumber
     unit: str = Field(min_length=1, max_length=50)
-    baseline: float | None = None
+    baseline: JsonNumber | None = None
     direction: Literal["increase", "decrease", "maintain"]
 
 
 class CompetencyTarget(_Target):
     type: Literal["competency"]
-    competency_id: int = Field(ge=1)
-    expected_level: int = Field(ge=1, le=5)
+    competency_id: json_int(ge=1)
+    expected_level: json_int(ge=1, le=5)
     action_plan: list[ShortText] = Field(default_factory=list, max_length=10)
 
 
 class CoreValueTarget(_Target):
     type: Literal["core_value"]
-    core_value_id: int = Field(ge=1)
+    core_value_id: json_int(ge=1)
     behaviors: list[ShortText] = Field(min_length=1, max_length=10)
 
 
@@ -44,6 +46,14 @@ TargetData = Annotated[
     PerformanceTarget | CompetencyTarget | CoreValueTarget, Field(discriminator="type")
 ]
 target_data_adapter: TypeAdapter[TargetData] = TypeAdapter(TargetData)
+
+
+def target_data_json_schema(schema: dict[str, Any]) -> None:
+    """`json_schema_extra` of the `target_data` input fields: they are validated by the
+    services (so locs carry no union tag), but the document still shows the three shapes."""
+    shapes = target_data_adapter.json_schema()
+    schema.clear()
+    schema["oneOf"] = [shapes["$defs"][ref["$ref"].rsplit("/", 1)[1]] for ref in shapes["oneOf"]]
 
 
 def target_data_errors(category: str, data: object) -> list[tuple[tuple, str]]:

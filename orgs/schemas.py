@@ -6,7 +6,8 @@ from typing import Any, Literal
 from ninja import Schema
 from pydantic import Field
 
-from config.pagination import Limit
+from config.inputs import JsonBool, JsonInt, not_null
+from config.pagination import Cursor, Limit
 from users.schemas import StrictIn
 
 
@@ -50,7 +51,11 @@ class AccountOut(Schema):
 # --- members, departments, audit (inputs reject unknown fields) -----------------------------
 
 Role = Literal["admin", "manager", "employee"]
-EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
+# No `\s`: it means other characters in pydantic's regex engine (Unicode White_Space, with
+# U+0085, without U+FEFF) than in the ECMA dialect of the OpenAPI document, so clients and the
+# server would disagree. Spelled out: no "@", no ASCII control or space, no Unicode space.
+_EMAIL_CHAR = r"[^@\x00-\x20\x7f-\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff]"
+EMAIL_PATTERN = rf"^{_EMAIL_CHAR}+@{_EMAIL_CHAR}+\.{_EMAIL_CHAR}+$"
 MAX_BULK_ROWS = 1000
 
 
@@ -65,7 +70,7 @@ class MemberFilter(Schema):
     sort_order: Literal["asc", "desc"] = "desc"
     limit: Limit
     offset: int = Field(0, ge=0, le=1_000_000)
-    cursor: str | None = Field(None, max_length=1000)
+    cursor: Cursor | None = None
 
 
 class MemberPageOut(Schema):
@@ -78,7 +83,7 @@ class MemberBulkRow(StrictIn):
     email: str = Field(max_length=254, pattern=EMAIL_PATTERN)
     full_name: str = Field(min_length=1, max_length=200)
     role: Role
-    department_id: int | None = None
+    department_id: JsonInt | None = None
     supervisor_email: str | None = Field(None, max_length=254)
     title: str = Field("", max_length=200)
     password: str | None = Field(None, min_length=8, max_length=256)
@@ -93,13 +98,14 @@ class MemberListOut(Schema):
 
 
 class MemberPatchIn(StrictIn):
-    """Any of these; an explicit null clears department_id or supervisor_id."""
+    """Any of these; an explicit null clears department_id or supervisor_id, and is refused
+    for the others (`not_null`: the published schema says so too)."""
 
-    role: Role | None = None
-    department_id: int | None = None
-    supervisor_id: int | None = None
-    title: str | None = Field(None, max_length=200)
-    is_active: bool | None = None
+    role: Role | None = Field(None, json_schema_extra=not_null)
+    department_id: JsonInt | None = None
+    supervisor_id: JsonInt | None = None
+    title: str | None = Field(None, max_length=200, json_schema_extra=not_null)
+    is_active: JsonBool | None = Field(None, json_schema_extra=not_null)
 
 
 class DepartmentIn(StrictIn):
@@ -114,7 +120,7 @@ class DepartmentOut(Schema):
 
 class DepartmentFilter(Schema):
     limit: Limit
-    cursor: str | None = Field(None, max_length=1000)
+    cursor: Cursor | None = None
 
 
 class DepartmentPageOut(Schema):
@@ -127,7 +133,7 @@ class AuditFilter(Schema):
     entity_id: int | None = None
     actor_id: int | None = None
     limit: Limit
-    cursor: str | None = Field(None, max_length=1000)
+    cursor: Cursor | None = None
 
 
 class AuditEventOut(Schema):

@@ -66,3 +66,16 @@ def test_check_deploy_fails_with_development_settings():
     result = _check_deploy(DEBUG="true")
     assert result.returncode != 0
     assert "security.W018" in result.stderr + result.stdout
+
+
+def test_a_url_over_the_limit_is_414_in_the_envelope(api, admin, settings):
+    settings.MAX_URL_BYTES = 300
+    search = "x" * 300
+
+    response = api.get(admin, "/members", params={"search": search})
+
+    assert response.status_code == 414
+    envelope = response.json()
+    assert envelope["error"] == "uri_too_long"
+    assert envelope["request_id"] == response["X-Request-ID"]
+    assert api.get(admin, "/members", params={"search": "x" * 100}).status_code == 200

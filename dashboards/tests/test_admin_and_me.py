@@ -124,3 +124,13 @@ def test_304_then_fresh_after_a_write(api, scored, period, django_assert_num_que
     changed = api.get(scored, "/dashboards/me", HTTP_IF_NONE_MATCH=first["ETag"])
     assert changed.status_code == 200
     assert changed.json()["goals"]["total"] == first.json()["goals"]["total"] + 1
+
+
+def test_a_role_nobody_has_counts_0_not_null(api, admin):
+    # Found by fuzzing: a COUNT subquery over no rows answered NULL, against the schema.
+    response = api.get(admin, "/dashboards/admin")
+
+    assert response.status_code == 200
+    assert response.json()["members"] == {
+        "total": 1, "active": 1, "by_role": {"admin": 1, "manager": 0, "employee": 0},
+    }  # fmt: skip

@@ -261,3 +261,15 @@ def test_a_failure_after_the_insert_rolls_everything_back(api, manager, goal, mo
 
     assert response.status_code == 500
     assert counts() == (0, 0)
+
+
+def test_a_rating_of_5_0_is_the_integer_5_and_5_as_a_string_is_not(api, manager, goal):
+    # JSON Schema's `integer` includes 5.0 (the document promises it); "5" and true are not.
+    accepted = api.put(manager, path(goal), {**BODY, "rating": 5.0})
+    assert accepted.status_code == 200, accepted.json()
+    assert accepted.json()["rating"] == 5
+
+    for rating in ("5", True, 5.5):
+        refused = api.put(manager, path(goal), {**BODY, "rating": rating})
+        assert refused.status_code == 422, rating
+        assert refused.json()["details"][0]["loc"] == ["body", "rating"]

@@ -27,6 +27,7 @@ from goals.services._common import (
     GOAL_NOT_SUBMITTED,
     OWNER_NOT_SELF,
     PERIOD_CLOSED,
+    REJECT_NEEDS_COMMENT,
     UNKNOWN_ID,
     WEIGHT_BUDGET,
     ensure_period_open,
@@ -255,7 +256,7 @@ def goal_bulk_review(
     if actor.role == Membership.Role.EMPLOYEE:
         raise Forbidden(NOT_REVIEWER)
     if action == "reject" and not comment:
-        raise Unprocessable(details=[detail(["body", "comment"], "A rejection needs a comment.")])
+        raise Unprocessable(details=[detail(["body", "comment"], REJECT_NEEDS_COMMENT)])
     goals = {
         goal.pk: goal
         for goal in Goal.objects.select_related("owner", "period")

@@ -61,3 +61,13 @@ def test_catalog_lists_are_org_scoped_and_cost_one_query_at_any_size(
             assert api.post(admin, path, {"name": f"new {n}"}).status_code == 201
     items = api.get(admin, path, params={"limit": 200}).json()["items"]
     assert len(items) == 32
+
+
+@pytest.mark.parametrize("path", ["/competencies", "/core-values"])
+@pytest.mark.parametrize("is_active", [0, 1, "false"])
+def test_is_active_must_be_a_json_boolean(api, admin, path, is_active):
+    # Pydantic's lax mode took 0 as false: the document says `boolean`.
+    response = api.post(admin, path, {**BODY, "is_active": is_active})
+
+    assert response.status_code == 422
+    assert response.json()["details"][0]["loc"] == ["body", "is_active"]

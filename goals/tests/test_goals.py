@@ -270,3 +270,22 @@ def test_foreign_ids_as_list_filters_give_an_empty_page(api, admin, employee, ma
         response = api.get(admin, "/goals", params=params)
         assert response.status_code == 200
         assert response.json() == {"items": [], "next_cursor": None}
+
+
+@pytest.mark.parametrize("weight", ["30", True])
+def test_a_weight_that_is_not_a_json_integer_is_422(api, employee, period, weight):
+    # Pydantic's lax mode used to take "30" as 30 and true as 1: not what the document says.
+    response = api.post(employee, "/goals", _body(period, weight=weight))
+
+    assert response.status_code == 422
+    assert response.json()["details"][0]["loc"] == ["body", "weight"]
+    assert not Goal.objects.exists()
+
+
+def test_a_goal_patch_with_an_integral_float_weight_is_accepted(api, employee, period):
+    goal = GoalFactory(owner=employee, period=period, weight=10)
+
+    response = api.patch(employee, f"/goals/{goal.pk}", {"weight": 20.0})
+
+    assert response.status_code == 200, response.json()
+    assert response.json()["weight"] == 20

@@ -137,3 +137,15 @@ def test_period_endpoints_cost_the_same_for_3_and_30_periods(api, admin, django_
             api.patch(admin, f"/periods/{created.json()['id']}", {"name": f"renamed{n}"})
         counts.append(len(ctx.captured_queries))
     assert counts[0] == counts[1]
+
+
+@pytest.mark.parametrize("starts_on", [0, "0", 1767225600, "2027-01-01T00:00:00"])
+def test_period_dates_are_only_yyyy_mm_dd_strings(api, admin, period, starts_on):
+    # The document says `string, format: date`; pydantic alone read 0 and "0" as 1970-01-01.
+    created = api.post(admin, "/periods", {**BODY, "starts_on": starts_on})
+    patched = api.patch(admin, f"/periods/{period.pk}", {"starts_on": starts_on})
+
+    assert (created.status_code, patched.status_code) == (422, 422)
+    assert created.json()["details"][0]["loc"] == ["body", "starts_on"]
+    assert patched.json()["details"][0]["loc"] == ["body", "starts_on"]
+    assert not Period.objects.filter(name=BODY["name"]).exists()

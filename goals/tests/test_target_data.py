@@ -141,3 +141,33 @@ def test_patch_validates_target_data_against_the_goal_category(api, employee, ma
     response = api.patch(employee, f"/goals/{goal.pk}", {"target_data": {**PERF, "unit": ""}})
     assert response.status_code == 422
     assert _locs(response) == [["body", "target_data", "unit"]]
+
+
+@pytest.mark.parametrize(
+    ("category", "patch", "field"),
+    [
+        ("performance", {"target": "50"}, "target"),
+        ("performance", {"baseline": True}, "baseline"),
+        ("competency", {"expected_level": "3"}, "expected_level"),
+        ("competency", {"competency_id": True}, "competency_id"),
+    ],
+)
+def test_numbers_in_target_data_are_json_numbers(
+    api, employee, period, competency, category, patch, field
+):
+    # Stored as sent: lax validation used to keep "50" (a string) in a goal's target.
+    data = {**(PERF if category == "performance" else _comp(competency)), **patch}
+
+    response = _post(api, employee, period, category, data)
+
+    assert response.status_code == 422
+    assert ["body", "target_data", field] in _locs(response)
+
+
+def test_the_document_shows_the_three_target_shapes(api):
+    schema = api.get(None, "/api/openapi.json").json()["components"]["schemas"]
+    for name in ("GoalIn", "GoalPatch"):
+        shapes = schema[name]["properties"]["target_data"]["oneOf"]
+        assert [s["properties"]["type"]["const"] for s in shapes] == [
+            "performance", "competency", "core_value",
+        ]  # fmt: skip

@@ -324,3 +324,13 @@ def test_patch_costs_the_same_whatever_the_org_size(
             token=token,
         )
     assert first.status_code == second.status_code == 200
+
+
+@pytest.mark.parametrize("is_active", [0, "false"])
+def test_patch_is_active_must_be_a_json_boolean(api, admin, employee, is_active):
+    response = api.patch(admin, f"/members/{employee.pk}", {"is_active": is_active})
+
+    assert response.status_code == 422
+    assert response.json()["details"][0]["loc"] == ["body", "is_active"]
+    employee.refresh_from_db()
+    assert employee.is_active

@@ -241,3 +241,23 @@ def test_bulk_passwords_are_cheap_to_set_and_full_strength_after_the_first_login
     assert api.get(None, "/api/auth/me", token=token).status_code == 200
     again = {"email": "new0@bulk.example", "password": "first-pass-1234"}
     assert api.post(None, "/api/auth/login", again).status_code == 200
+
+
+@pytest.mark.parametrize("space", ["\u0085", "\ufeff", "\u00a0", "\u2003"])
+def test_an_email_with_a_unicode_space_is_a_422_row(api, admin, space):
+    # The published pattern and the server's used to read `\s` differently (U+0085, U+FEFF).
+    rows = _rows(1)
+    rows[0]["email"] = f"a{space}b@bulk.example"
+
+    response = api.post(admin, "/members/bulk", {"members": rows})
+
+    assert response.status_code == 422
+    assert response.json()["details"][0]["loc"] == ["body", "members", 0, "email"]
+    assert not User.objects.filter(email__startswith="a").exists()
+
+
+def test_an_email_with_non_ascii_letters_is_accepted(api, admin):
+    rows = _rows(1)
+    rows[0]["email"] = "zoë@bücher.example"
+
+    assert api.post(admin, "/members/bulk", {"members": rows}).status_code == 201
