@@ -44,6 +44,7 @@ CONTRACT_422: dict[tuple[str, ...], frozenset[str] | None] = {
         {
             "A member cannot supervise themselves.",
             "No member with this id in the organization.",
+            "This member is deactivated and cannot supervise.",
             "This member already supervises that one, directly or not.",
         }
     ),
@@ -57,6 +58,7 @@ CONTRACT_422: dict[tuple[str, ...], frozenset[str] | None] = {
         {
             "A member cannot supervise themselves.",
             "No member or batch row has this email.",
+            "This member is deactivated and cannot supervise.",
             "This member already supervises that one, directly or not.",
         }
     ),
