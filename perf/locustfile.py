@@ -117,8 +117,18 @@ class EmployeeUser(CadenceUser):
         self.goal_ids = []
         if not self.login_as_role(_employee_ids, "employee"):
             return
-        self.period_id = self.active_period()
-        self.goal_ids = self.approved_goals(self.me["id"])
+        self.goal_ids = self.assessable_goals()
+
+    def assessable_goals(self):
+        """What the goal-list page offers for self-assessment: approved goals whose
+        assessment is not submitted yet (most seeded ones are)."""
+        page = self._call("GET", f"{BASE}/evaluation/goal-list-page", "/evaluation/goal-list-page")
+        return [
+            g["id"]
+            for g in (page or {}).get("goals", [])
+            if g["status"] == "approved"
+            and (g["self_assessment"] is None or g["self_assessment"]["status"] == "draft")
+        ]
 
     @task(3)
     def goal_list_page(self):
@@ -141,9 +151,7 @@ class EmployeeUser(CadenceUser):
                   "status": "draft"},
         )  # fmt: skip
         if ok is None and self.last_status == 409:
-            # Already submitted (most seeded assessments are): the 409 is recorded once,
-            # then the goal is left alone, as a real user would.
-            self.goal_ids.remove(goal_id)
+            self.goal_ids.remove(goal_id)  # submitted meanwhile: a real user moves on too
 
 
 class ManagerUser(CadenceUser):

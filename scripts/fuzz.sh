@@ -11,6 +11,8 @@
 # Writes .data/fuzz/ (gunicorn log, JUnit report, a pytest file reproducing any failure).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=scripts/lib.sh
+source scripts/lib.sh
 
 VENV=${VENV:-.venv}
 PY="$VENV/bin/python"
@@ -84,18 +86,7 @@ for name, queryset in rows.items():
 
 port=${FUZZ_PORT:-}
 if [[ -z "$port" ]]; then
-  port=$("$PY" - <<'PY'
-import socket
-for p in range(8189, 8289):
-    with socket.socket() as s:
-        try:
-            s.bind(("127.0.0.1", p))
-        except OSError:
-            continue
-        print(p)
-        break
-PY
-)
+  port=$("$PY" scripts/free_port.py 8189 || true)
 fi
 [[ -n "$port" ]] || { echo "fuzz: no free port in 8189-8288" >&2; exit 1; }
 base="http://127.0.0.1:$port"
@@ -110,12 +101,7 @@ RATE_LIMITS_ENABLED=false JWT_ACCESS_TTL=86400 LOG_LEVEL=${LOG_LEVEL:-warning} \
   >"$OUT/gunicorn.log" 2>&1 &
 gpid=$!
 stop_server() {
-  if kill -0 "$gpid" 2>/dev/null; then
-    kill -TERM "$gpid" 2>/dev/null || true
-    for _ in $(seq 1 200); do kill -0 "$gpid" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL "$gpid" 2>/dev/null || true
-  fi
-  wait "$gpid" 2>/dev/null || true
+  process_stop "$gpid"
   "$PY" manage.py shell -v 0 -c 'from django.core.cache import cache; cache.delete_pattern("*")' \
     >/dev/null 2>&1 || true  # this run's keys only: the prefix is its own
 }

