@@ -47,7 +47,6 @@ class CadenceUser(HttpUser):
     token = None
     me = None
     last_status = None
-    period_id = None
 
     # --- helpers -------------------------------------------------------------------------
     def _call(self, method, path, name, **kwargs):
@@ -89,25 +88,21 @@ class CadenceUser(HttpUser):
         self.me = self._call("GET", f"{BASE}/me", "/org/[slug]/me")
         return self.me is not None
 
-    def active_period(self):
-        data = self._call("GET", f"{BASE}/periods?limit=50", "/periods")
-        for p in (data or {}).get("items", []):
-            if p.get("status") == "active":
-                return p["id"]
-        return None
-
-    def approved_goals(self, owner_id):
-        params = f"owner_id={owner_id}&status=approved&limit=50"
-        if self.period_id:
-            params += f"&period_id={self.period_id}"
-        data = self._call("GET", f"{BASE}/goals?{params}", "/goals?owner_id=[id]&status=approved")
-        return [g["id"] for g in (data or {}).get("items", [])]
-
     def login_as_role(self, counter, role, tries=60):
         for _ in range(tries):
             if self.login(_next(counter)) and self.me.get("role") == role:
                 return True
         return False
+
+
+def open_goals(page, evaluation):
+    """Ids of the page's approved goals whose `evaluation` is missing or still a draft."""
+    goals = (page or {}).get("goals", [])
+    return [
+        g["id"]
+        for g in goals
+        if g["status"] == "approved" and (g[evaluation] or {}).get("status", "draft") == "draft"
+    ]
 
 
 class EmployeeUser(CadenceUser):
@@ -123,12 +118,7 @@ class EmployeeUser(CadenceUser):
         """What the goal-list page offers for self-assessment: approved goals whose
         assessment is not submitted yet (most seeded ones are)."""
         page = self._call("GET", f"{BASE}/evaluation/goal-list-page", "/evaluation/goal-list-page")
-        return [
-            g["id"]
-            for g in (page or {}).get("goals", [])
-            if g["status"] == "approved"
-            and (g["self_assessment"] is None or g["self_assessment"]["status"] == "draft")
-        ]
+        return open_goals(page, "self_assessment")
 
     @task(3)
     def goal_list_page(self):
@@ -161,7 +151,6 @@ class ManagerUser(CadenceUser):
         self.reports, self.report_goals = [], {}
         if not self.login_as_role(_manager_ids, "manager"):
             return
-        self.period_id = self.active_period()
         dept = self.me.get("department_id")
         data = self._call(
             "GET", f"{BASE}/members?department_id={dept}&role=employee&limit=20",
@@ -172,8 +161,14 @@ class ManagerUser(CadenceUser):
         self.reports = [m["id"] for m in items if m.get("supervisor_id") == mine]
 
     def _goals_of(self, member_id):
+        """What the report's input page offers for feedback: approved goals whose feedback
+        is not published yet."""
         if member_id not in self.report_goals:
-            self.report_goals[member_id] = self.approved_goals(member_id)
+            page = self._call(
+                "GET", f"{BASE}/evaluation/input-page?member_id={member_id}",
+                "/evaluation/input-page?member_id=[id]",
+            )  # fmt: skip
+            self.report_goals[member_id] = open_goals(page, "feedback")
         return self.report_goals[member_id]
 
     @task(3)
