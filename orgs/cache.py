@@ -56,14 +56,9 @@ def _version_seed() -> int:
     return time.time_ns() // 1000
 
 
-# Version bumps that failed while Redis was unreachable, applied by `pending_retry` (before
-# this process reads a version again) and by the background retry (config.cache_retry).
+# Version bumps that failed while Redis was unreachable, applied by config.cache_retry: before
+# this process reads a version again, and by its background retry.
 _pending_bumps: set[int] = set()
-
-
-def pending_retry() -> None:
-    """Applies failed invalidations first; nothing to do (no round trip) on the usual path."""
-    cache_retry.pending_retry()
 
 
 def _retry_bumps() -> bool:
@@ -77,7 +72,7 @@ cache_retry.register_hook(_retry_bumps)
 
 def org_version_get_or_init(org_id: int) -> int | None:
     """The org data version; None when Redis is unreachable (then nothing is cached)."""
-    pending_retry()
+    cache_retry.pending_retry()  # failed invalidations first; no round trip when none
     key = cache.make_key(org_version_key(org_id))
     try:
         pipe = get_redis_connection("default").pipeline(transaction=False)
