@@ -158,3 +158,10 @@ def outsider(other_org):
     from orgs.tests.factories import MembershipFactory
 
     return MembershipFactory(org=other_org, role=Membership.Role.ADMIN)
+
+
+@pytest.fixture
+def period(org):
+    from goals.tests.factories import PeriodFactory
+
+    return PeriodFactory(org=org, name="2026 H2")

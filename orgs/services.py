@@ -26,27 +26,6 @@ class AuditEntry:
     changes: dict[str, Any] = field(default_factory=dict)
 
 
-def audit_record(
-    *,
-    org: Organization,
-    actor: Membership | None,
-    action: str,
-    entity_type: str,
-    entity_id: int,
-    changes: dict[str, Any] | None = None,
-) -> AuditEvent:
-    """Call inside the transaction of the change. `changes`: {field: [before, after]}."""
-    return AuditEvent.objects.create(
-        org=org,
-        actor_id=actor.pk if actor else None,
-        action=action,
-        entity_type=entity_type,
-        entity_id=entity_id,
-        changes=changes or {},
-        request_id=current_request_id(),
-    )
-
-
 def record_change(
     *,
     org: Organization,
@@ -56,15 +35,17 @@ def record_change(
     entity_id: int,
     changes: dict[str, Any] | None = None,
 ) -> AuditEvent:
-    """What every write does last: audit it in the same transaction and, once committed, bump
-    the org data version so no cached page or ETag outlives it."""
-    event = audit_record(
+    """What every write does last: audit it in the same transaction (`changes`: {field:
+    [before, after]}) and, once committed, bump the org data version so no cached page or
+    ETag outlives it."""
+    event = AuditEvent.objects.create(
         org=org,
-        actor=actor,
+        actor_id=actor.pk if actor else None,
         action=action,
         entity_type=entity_type,
         entity_id=entity_id,
-        changes=changes,
+        changes=changes or {},
+        request_id=current_request_id(),
     )
     bump_org_version_on_commit(org_id=org.id)
     return event

@@ -1,30 +1,18 @@
 import pytest
 
-from evaluations.tests.factories import SelfAssessmentFactory, SupervisorFeedbackFactory
-from goals.tests.factories import GoalFactory, PeriodFactory
+from evaluations.tests.factories import rated_goal
+from goals.tests.factories import GoalFactory
 from orgs.cache import org_versions_bump
 from orgs.tests.factories import MembershipFactory
 
 
 @pytest.fixture
-def period(org):
-    return PeriodFactory(org=org, name="2026 H2")
-
-
-def _rated_goal(owner, period, *, weight, self_rating, feedback_rating, feedback_status):
-    goal = GoalFactory(owner=owner, period=period, status="approved", weight=weight)
-    SelfAssessmentFactory(goal=goal, rating=self_rating)
-    SupervisorFeedbackFactory(goal=goal, rating=feedback_rating, status=feedback_status)
-    return goal
-
-
-@pytest.fixture
 def scored(employee, manager, period):
-    _rated_goal(employee, period, weight=30, self_rating=4, feedback_rating=5,
+    rated_goal(employee, period, weight=30, rating=4, feedback_rating=5,
                 feedback_status="published")  # fmt: skip
-    _rated_goal(employee, period, weight=10, self_rating=2, feedback_rating=2,
+    rated_goal(employee, period, weight=10, rating=2, feedback_rating=2,
                 feedback_status="published")  # fmt: skip
-    _rated_goal(employee, period, weight=20, self_rating=3, feedback_rating=1,
+    rated_goal(employee, period, weight=20, rating=3, feedback_rating=1,
                 feedback_status="draft")  # fmt: skip
     GoalFactory(owner=employee, period=period, status="submitted", weight=15)
     GoalFactory(owner=employee, period=period, status="draft", weight=5, category="performance")
@@ -95,7 +83,7 @@ def test_dashboards_cost_the_same_queries_at_two_sizes(
 
     for _ in range(10):
         extra = MembershipFactory(org=admin.org, department=scored.department)
-        _rated_goal(extra, period, weight=10, self_rating=3, feedback_rating=3,
+        rated_goal(extra, period, weight=10, rating=3, feedback_rating=3,
                     feedback_status="published")  # fmt: skip
     org_versions_bump({admin.org_id})
     with django_assert_num_queries(4):

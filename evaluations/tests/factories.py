@@ -25,3 +25,16 @@ class SupervisorFeedbackFactory(factory.django.DjangoModelFactory):
     rating = 3
     comment = "Solid."
     status = SupervisorFeedback.Status.PUBLISHED
+
+
+def rated_goal(owner, period, *, weight, rating, feedback_status, feedback_rating=None):
+    """An approved goal with a submitted self-assessment rated `rating` and feedback in
+    `feedback_status` rated `feedback_rating` (the same rating unless given)."""
+    goal = GoalFactory(owner=owner, period=period, status="approved", weight=weight)
+    SelfAssessmentFactory(goal=goal, rating=rating)
+    SupervisorFeedbackFactory(
+        goal=goal,
+        rating=rating if feedback_rating is None else feedback_rating,
+        status=feedback_status,
+    )
+    return goal

@@ -1,7 +1,7 @@
 import pytest
 
-from evaluations.tests.factories import SelfAssessmentFactory, SupervisorFeedbackFactory
-from goals.tests.factories import GoalFactory, PeriodFactory
+from evaluations.tests.factories import rated_goal
+from goals.tests.factories import GoalFactory
 from orgs.cache import org_versions_bump
 from orgs.tests.factories import MembershipFactory
 
@@ -9,22 +9,10 @@ PAGE = "/evaluation/goal-list-page"
 
 
 @pytest.fixture
-def period(org):
-    return PeriodFactory(org=org, name="2026 H2")
-
-
-def _rated_goal(owner, period, *, weight, rating, feedback_status):
-    goal = GoalFactory(owner=owner, period=period, status="approved", weight=weight)
-    SelfAssessmentFactory(goal=goal, rating=rating)
-    SupervisorFeedbackFactory(goal=goal, rating=rating, status=feedback_status)
-    return goal
-
-
-@pytest.fixture
 def scored(employee, period):
-    _rated_goal(employee, period, weight=30, rating=5, feedback_status="published")
-    _rated_goal(employee, period, weight=10, rating=2, feedback_status="published")
-    _rated_goal(employee, period, weight=20, rating=1, feedback_status="draft")
+    rated_goal(employee, period, weight=30, rating=5, feedback_status="published")
+    rated_goal(employee, period, weight=10, rating=2, feedback_status="published")
+    rated_goal(employee, period, weight=20, rating=1, feedback_status="draft")
     GoalFactory(owner=employee, period=period, status="submitted", weight=15)
     return employee
 
@@ -87,14 +75,14 @@ def test_goal_list_page_costs_three_queries_at_two_sizes(
     api, employee, period, django_assert_num_queries
 ):
     for _ in range(3):
-        _rated_goal(employee, period, weight=10, rating=3, feedback_status="published")
+        rated_goal(employee, period, weight=10, rating=3, feedback_status="published")
     api.get(employee, "/me")  # warm auth: the counts below are the page's own
     # owner member row with the period as a subquery; goals LEFT JOIN self-assessment and
     # feedback; the totals aggregate
     with django_assert_num_queries(3):
         small = api.get(employee, PAGE)
     for _ in range(27):
-        _rated_goal(employee, period, weight=1, rating=3, feedback_status="published")
+        rated_goal(employee, period, weight=1, rating=3, feedback_status="published")
     org_versions_bump({employee.org_id})
     with django_assert_num_queries(3):
         large = api.get(employee, PAGE)

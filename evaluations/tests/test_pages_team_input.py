@@ -1,7 +1,7 @@
 import pytest
 
-from evaluations.tests.factories import SelfAssessmentFactory, SupervisorFeedbackFactory
-from goals.tests.factories import CompetencyFactory, CoreValueFactory, GoalFactory, PeriodFactory
+from evaluations.tests.factories import rated_goal
+from goals.tests.factories import CompetencyFactory, CoreValueFactory
 from orgs.cache import org_versions_bump
 from orgs.tests.factories import MembershipFactory
 
@@ -10,22 +10,10 @@ TEAM = "/evaluation/team-page"
 
 
 @pytest.fixture
-def period(org):
-    return PeriodFactory(org=org, name="2026 H2")
-
-
-def _rated_goal(owner, period, *, weight, rating, feedback_status):
-    goal = GoalFactory(owner=owner, period=period, status="approved", weight=weight)
-    SelfAssessmentFactory(goal=goal, rating=rating)
-    SupervisorFeedbackFactory(goal=goal, rating=rating, status=feedback_status)
-    return goal
-
-
-@pytest.fixture
 def scored(employee, period):
-    _rated_goal(employee, period, weight=30, rating=5, feedback_status="published")
-    _rated_goal(employee, period, weight=10, rating=2, feedback_status="published")
-    _rated_goal(employee, period, weight=20, rating=1, feedback_status="draft")
+    rated_goal(employee, period, weight=30, rating=5, feedback_status="published")
+    rated_goal(employee, period, weight=10, rating=2, feedback_status="published")
+    rated_goal(employee, period, weight=20, rating=1, feedback_status="draft")
     return employee
 
 
@@ -56,13 +44,13 @@ def test_input_page_costs_four_queries_at_two_sizes(
     api, employee, manager, period, django_assert_num_queries
 ):
     for _ in range(3):
-        _rated_goal(employee, period, weight=10, rating=3, feedback_status="draft")
+        rated_goal(employee, period, weight=10, rating=3, feedback_status="draft")
     api.get(manager, "/me")  # warm auth
     # owner with period; goals LEFT JOIN evaluations; totals; catalogs (UNION ALL)
     with django_assert_num_queries(4):
         api.get(manager, INPUT, {"member_id": employee.pk})
     for _ in range(27):
-        _rated_goal(employee, period, weight=1, rating=3, feedback_status="draft")
+        rated_goal(employee, period, weight=1, rating=3, feedback_status="draft")
     org_versions_bump({employee.org_id})
     with django_assert_num_queries(4):
         large = api.get(manager, INPUT, {"member_id": employee.pk})
@@ -100,14 +88,14 @@ def test_team_page_costs_two_queries_at_two_sizes(
     api, manager, period, org, django_assert_num_queries
 ):
     for _ in range(3):
-        _rated_goal(MembershipFactory(org=org, supervisor=manager), period, weight=10,
+        rated_goal(MembershipFactory(org=org, supervisor=manager), period, weight=10,
                     rating=3, feedback_status="published")  # fmt: skip
     api.get(manager, "/me")  # warm auth
     # one page of members; one GROUP BY over their goals in the period
     with django_assert_num_queries(2):
         small = api.get(manager, TEAM)
     for _ in range(27):
-        _rated_goal(MembershipFactory(org=org, supervisor=manager), period, weight=10,
+        rated_goal(MembershipFactory(org=org, supervisor=manager), period, weight=10,
                     rating=3, feedback_status="published")  # fmt: skip
     org_versions_bump({org.id})
     with django_assert_num_queries(2):

@@ -1,13 +1,8 @@
 import pytest
 
-from goals.tests.factories import CompetencyFactory, CoreValueFactory, GoalFactory, PeriodFactory
+from goals.tests.factories import CompetencyFactory, CoreValueFactory, GoalFactory
 from orgs.models import Membership
 from orgs.tests.factories import MembershipFactory
-
-
-@pytest.fixture
-def period(org):
-    return PeriodFactory(org=org)
 
 
 @pytest.fixture

@@ -1,9 +1,9 @@
-from orgs.services import audit_record
+from orgs.services import record_change
 from orgs.tests.factories import MembershipFactory
 
 
 def _event(member, *, entity_type="membership", entity_id=1, action="member.update"):
-    return audit_record(
+    return record_change(
         org=member.org,
         actor=member,
         action=action,
