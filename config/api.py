@@ -2,22 +2,28 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import structlog
 from django.db import DatabaseError
-from django.http import Http404
+from django.http import Http404, HttpRequest
+from django.urls import register_converter
 from ninja import NinjaAPI, Schema, Swagger
 from ninja.errors import AuthenticationError, HttpError, ValidationError
+from ninja.parser import Parser
 
 from config import __version__
 from config.errors import (
     ApplicationError,
     application_error_response,
+    concurrent_conflict_response,
     database_unavailable_response,
     error_response,
+    is_concurrent_conflict,
     is_database_unavailable,
 )
+from config.inputs import PathIdConverter
 from config.limits import is_timeout, timeout_response
 from dashboards.api import router as dashboards_router
 from evaluations.api import router as evaluations_router
@@ -29,6 +35,8 @@ from perf.api import router as perf_router
 from users.api import router as auth_router
 
 logger = structlog.get_logger("cadence.errors")
+# Every `{…_id}` path parameter is written `{id:…_id}` (checked by config/tests).
+register_converter(PathIdConverter, "id")
 
 # Statuses any operation can answer; each operation documents them with the envelope schema.
 COMMON_ERRORS = (400, 401, 404, 405, 413, 414, 422, 429, 500, 503, 504)
@@ -76,7 +84,17 @@ class CadenceAPI(NinjaAPI):
         return schema
 
 
+class PreparsedJsonParser(Parser):
+    """The body as config.middleware.HostileInputMiddleware parsed and checked it (once)."""
+
+    def parse_body(self, request: HttpRequest) -> Any:
+        if hasattr(request, "json_body"):
+            return request.json_body
+        return json.loads(request.body)
+
+
 api = CadenceAPI(
+    parser=PreparsedJsonParser(),
     title="Cadence API",
     version=__version__,
     description="Multi-tenant performance management. Errors use one envelope (ErrorEnvelope).",
@@ -133,6 +151,9 @@ def on_database_error(request, exc: DatabaseError):
     if is_database_unavailable(exc):
         logger.warning("database_unavailable", path=request.path, error=str(exc))
         return database_unavailable_response(request)
+    if is_concurrent_conflict(exc):
+        logger.warning("concurrent_conflict", path=request.path, error=str(exc))
+        return concurrent_conflict_response(request)
     return on_unexpected_error(request, exc)
 
 

@@ -123,6 +123,28 @@ def is_database_unavailable(exc: BaseException) -> bool:
     return False
 
 
+CONCURRENT_CONFLICT = "Another request changed the same data at the same moment; retry."
+# 40001 serialization failure, 40P01 deadlock detected, 23505 unique violation: what a race
+# that the services did not serialize ends in. The loser gets a 409, never a 500.
+_CONFLICT_SQLSTATES = frozenset({"40001", "40P01", "23505"})
+
+
+def is_concurrent_conflict(exc: BaseException) -> bool:
+    """Last resort for a race: services lock or use ON CONFLICT so this is rare."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if getattr(current, "sqlstate", None) in _CONFLICT_SQLSTATES:
+            return True
+        current = current.__cause__ or current.__context__
+    return False
+
+
+def concurrent_conflict_response(request: HttpRequest) -> JsonResponse:
+    return application_error_response(request, Conflict(CONCURRENT_CONFLICT))
+
+
 def database_unavailable_response(request: HttpRequest) -> JsonResponse:
     return application_error_response(request, ServiceUnavailable(DATABASE_UNAVAILABLE))
 

@@ -2,14 +2,25 @@
 
 from __future__ import annotations
 
+import json
 import re
 import uuid
+from typing import Any
 
 import structlog
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
+from django.urls import Resolver404, resolve
 
-from config.errors import database_unavailable_response, error_response, is_database_unavailable
+from config.errors import (
+    Detail,
+    concurrent_conflict_response,
+    database_unavailable_response,
+    error_response,
+    is_concurrent_conflict,
+    is_database_unavailable,
+)
+from config.inputs import NUL_CHARACTER, json_body_problems
 
 REQUEST_ID_HEADER = "X-Request-ID"
 _VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
@@ -64,7 +75,9 @@ class ApiErrorEnvelopeMiddleware:
             for header in ("Allow", "Retry-After"):
                 if header in response:
                     enveloped[header] = response[header]
-            return enveloped
+            response = enveloped
+        if response.status_code == 405 and "Allow" in response:
+            response["Allow"] = allow_with_head(response["Allow"])
         return response
 
     def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
@@ -73,7 +86,100 @@ class ApiErrorEnvelopeMiddleware:
         if is_api_path(request.path) and is_database_unavailable(exception):
             logger.warning("database_unavailable", path=request.path, error=str(exception))
             return database_unavailable_response(request)
+        if is_api_path(request.path) and is_concurrent_conflict(exception):
+            logger.warning("concurrent_conflict", path=request.path, error=str(exception))
+            return concurrent_conflict_response(request)
         logger.exception("unhandled_exception", path=request.path)
         if is_api_path(request.path):
             return error_response(request, 500)
         return None
+
+
+def allow_with_head(allow: str) -> str:
+    """HEAD is answered wherever GET is (HostileInputMiddleware), so `Allow` says so."""
+    methods = [method.strip() for method in allow.split(",") if method.strip()]
+    if "GET" in methods and "HEAD" not in methods:
+        methods.insert(methods.index("GET") + 1, "HEAD")
+    return ", ".join(methods)
+
+
+# Bodies that are not JSON documents (imports, forms) are not parsed here.
+_NOT_JSON_BODIES = ("text/csv", "multipart/form-data", "application/x-www-form-urlencoded")
+_BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
+class HostileInputMiddleware:
+    """The one boundary for input PostgreSQL cannot store (DESIGN.md §4, "Hostile input").
+
+    Under /api/, a NUL character in a path segment, a query parameter or any string of a JSON
+    body (keys included), and a non-finite number in a JSON body (`NaN`, `Infinity`, `1e309`),
+    are a 422 at their loc before any view or SQL runs. The JSON body is parsed here once and
+    handed to Ninja through `request.json_body` (config.api.PreparsedJsonParser).
+
+    HEAD on any path is served as GET, without the body (Content-Length stays the GET's).
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        head = request.method == "HEAD"
+        if head:
+            request.method = "GET"
+        problems = self._problems(request) if is_api_path(request.path) else []
+        response = (
+            error_response(request, 422, details=problems)
+            if problems
+            else self.get_response(request)
+        )
+        if head:
+            _drop_body(response)
+        return response
+
+    @staticmethod
+    def _problems(request: HttpRequest) -> list[Detail]:
+        problems: list[Detail] = []
+        if "\x00" in request.path_info:
+            problems += _path_problems(request.path_info)
+        query = request.META.get("QUERY_STRING", "")
+        if "%00" in query or "\x00" in query:
+            problems += [
+                {"loc": ["query", key], "msg": NUL_CHARACTER}
+                for key, values in request.GET.lists()
+                if "\x00" in key or any("\x00" in value for value in values)
+            ]
+        if request.method in _BODY_METHODS and not request.content_type.startswith(
+            _NOT_JSON_BODIES
+        ):
+            body = request.body
+            if body:
+                try:
+                    data: Any = json.loads(body)
+                except ValueError:
+                    return problems  # malformed: Ninja answers 400
+                request.json_body = data
+                problems += json_body_problems(data, ["body"])
+        return problems
+
+
+def _path_problems(path: str) -> list[Detail]:
+    try:
+        match = resolve(path)
+    except Resolver404:
+        return [{"loc": ["path"], "msg": NUL_CHARACTER}]
+    names = [name for name, value in match.kwargs.items() if "\x00" in str(value)]
+    return [{"loc": ["path", name], "msg": NUL_CHARACTER} for name in names] or [
+        {"loc": ["path"], "msg": NUL_CHARACTER}
+    ]
+
+
+def _drop_body(response: HttpResponse) -> None:
+    if response.streaming:
+        close = getattr(response, "close", None)
+        response.streaming_content = []
+        if close is not None:
+            close()
+        return
+    length = len(response.content)
+    response.content = b""
+    response["Content-Length"] = str(length)

@@ -57,6 +57,7 @@ MIDDLEWARE = [
     "config.limits.BodySizeLimitMiddleware",
     "config.middleware.ApiErrorEnvelopeMiddleware",
     "config.ratelimit.AnonymousRateLimitMiddleware",
+    "config.middleware.HostileInputMiddleware",
     "config.limits.RequestTimeoutMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",

@@ -19,7 +19,7 @@ from orgs.tenancy import OrgMemberAuth
 router = Router(auth=OrgMemberAuth(), tags=["evaluations"])
 
 
-@router.put("/goals/{goal_id}/self-assessment", response=SelfAssessmentOut)
+@router.put("/goals/{id:goal_id}/self-assessment", response=SelfAssessmentOut)
 def put_self_assessment(request, org_slug: Path[str], goal_id: int, payload: SelfAssessmentIn):
     member = request.auth
     return self_assessment_put(
@@ -32,7 +32,7 @@ def put_self_assessment(request, org_slug: Path[str], goal_id: int, payload: Sel
     )
 
 
-@router.put("/goals/{goal_id}/feedback", response=FeedbackOut)
+@router.put("/goals/{id:goal_id}/feedback", response=FeedbackOut)
 def put_feedback(request, org_slug: Path[str], goal_id: int, payload: FeedbackIn):
     member = request.auth
     return feedback_put(

@@ -44,7 +44,7 @@ def create_period(request, org_slug: Path[str], payload: PeriodIn):
     return Status(201, services.period_create(org=m.org, actor=m, **payload.model_dump()))
 
 
-@router.patch("/periods/{period_id}", response=PeriodOut, tags=["periods"])
+@router.patch("/periods/{id:period_id}", response=PeriodOut, tags=["periods"])
 def update_period(request, org_slug: Path[str], period_id: int, payload: PeriodPatch):
     m = request.auth
     data = payload.model_dump(exclude_unset=True)
@@ -94,36 +94,36 @@ def bulk_status(request, org_slug: Path[str], payload: BulkStatusIn):
     return {"items": goals}
 
 
-@router.get("/goals/{goal_id}", response=GoalOut)
+@router.get("/goals/{id:goal_id}", response=GoalOut)
 def get_goal(request, org_slug: Path[str], goal_id: int):
     return selectors.goal_get(org=request.auth.org, actor=request.auth, goal_id=goal_id)
 
 
-@router.patch("/goals/{goal_id}", response=GoalOut)
+@router.patch("/goals/{id:goal_id}", response=GoalOut)
 def update_goal(request, org_slug: Path[str], goal_id: int, payload: GoalPatch):
     m = request.auth
     data = payload.model_dump(exclude_unset=True)
     return services.goal_update(org=m.org, actor=m, goal_id=goal_id, data=data)
 
 
-@router.delete("/goals/{goal_id}", response={204: None})
+@router.delete("/goals/{id:goal_id}", response={204: None})
 def delete_goal(request, org_slug: Path[str], goal_id: int):
     services.goal_delete(org=request.auth.org, actor=request.auth, goal_id=goal_id)
     return Status(204, None)
 
 
-@router.post("/goals/{goal_id}/submit", response=GoalOut)
+@router.post("/goals/{id:goal_id}/submit", response=GoalOut)
 def submit_goal(request, org_slug: Path[str], goal_id: int):
     return services.goal_submit(org=request.auth.org, actor=request.auth, goal_id=goal_id)
 
 
-@router.post("/goals/{goal_id}/approve", response=GoalOut)
+@router.post("/goals/{id:goal_id}/approve", response=GoalOut)
 def approve_goal(request, org_slug: Path[str], goal_id: int):
     m = request.auth
     return services.goal_review(org=m.org, actor=m, goal_id=goal_id, approve=True)
 
 
-@router.post("/goals/{goal_id}/reject", response=GoalOut)
+@router.post("/goals/{id:goal_id}/reject", response=GoalOut)
 def reject_goal(request, org_slug: Path[str], goal_id: int, payload: RejectIn):
     m = request.auth
     return services.goal_review(

@@ -64,7 +64,7 @@ def members_bulk_create(request, org_slug: Path[str], payload: MemberBulkIn):
     return Status(201, {"items": items})
 
 
-@router.patch("/members/{member_id}", response=MemberOut)
+@router.patch("/members/{id:member_id}", response=MemberOut)
 def members_update(request, org_slug: Path[str], member_id: Path[int], payload: MemberPatchIn):
     ensure_admin(request.auth)
     return member_update(
@@ -89,7 +89,7 @@ def departments_create(request, org_slug: Path[str], payload: DepartmentIn):
     )
 
 
-@router.patch("/departments/{department_id}", response=DepartmentOut, tags=["departments"])
+@router.patch("/departments/{id:department_id}", response=DepartmentOut, tags=["departments"])
 def departments_update(
     request, org_slug: Path[str], department_id: Path[int], payload: DepartmentIn
 ):

@@ -15,13 +15,12 @@ from typing import Any
 
 import structlog
 from django.core.cache import cache
-from ninja.security import HttpBearer
 
 from config.errors import NotFound
 from orgs import cache as org_cache
 from orgs.models import Membership, Organization
 from orgs.selectors import member_entry_load, org_entry_load
-from users.auth import authenticate_counted, identity_resolve
+from users.auth import Bearer, authenticate_counted, identity_resolve
 from users.tokens import token_peek_user_id
 
 ORG_NOT_FOUND = "Organization not found."
@@ -108,7 +107,7 @@ def org_id_hints_clear() -> None:
     _org_id_hints.clear()
 
 
-class OrgMemberAuth(HttpBearer):
+class OrgMemberAuth(Bearer):
     """Router-level auth of every org-scoped path: `request.auth` is the caller's Membership."""
 
     def authenticate(self, request, token: str) -> Membership:

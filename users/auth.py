@@ -9,6 +9,7 @@ rate-limit counter of the user (`config.ratelimit`) is incremented in that same 
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -117,7 +118,21 @@ def authenticate_counted(request: HttpRequest, resolve: Callable[[], T]) -> T:
         raise
 
 
-class BearerAuth(HttpBearer):
+_BEARER = re.compile(r"bearer +(\S+) *", re.IGNORECASE)
+
+
+class Bearer(HttpBearer):
+    """`Authorization: Bearer <token>`: the scheme in any case, then one or more spaces
+    (RFC 6750 `1*SP`). Anything else is no credentials (401)."""
+
+    def __call__(self, request: HttpRequest) -> Any:
+        match = _BEARER.fullmatch(request.headers.get(self.header, ""))
+        if match is None:
+            return None
+        return self.authenticate(request, match.group(1))
+
+
+class BearerAuth(Bearer):
     """Any authenticated user; `request.auth` is their Identity."""
 
     def authenticate(self, request, token: str) -> Identity:
@@ -125,7 +140,7 @@ class BearerAuth(HttpBearer):
         return identity
 
 
-class SuperuserAuth(HttpBearer):
+class SuperuserAuth(Bearer):
     """Platform superusers only (`/api/ops/`); anyone else authenticated gets 403."""
 
     def authenticate(self, request, token: str) -> Identity:

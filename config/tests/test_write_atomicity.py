@@ -37,7 +37,7 @@ def _trace(org_id: int) -> tuple[int, int, int | None]:
 @pytest.mark.parametrize(
     ("mode", "status", "error"),
     [
-        ("constraint", 500, "internal_error"),  # an IntegrityError no service turned into a 409
+        ("constraint", 409, "conflict"),  # an IntegrityError no service handled: a race, 409
         ("timeout", 504, "timeout"),  # statement_timeout cancels the statement
         ("crash", 500, "internal_error"),  # an exception after the rows were written
     ],

@@ -9,7 +9,9 @@ from orgs.models import Membership
 ADMIN_ONLY = "Only an admin can do this."
 PERIOD_CLOSED = "The period is closed; it is read-only."
 PERIOD_ALREADY_ACTIVE = "Another period of this organization is already active."
-PERIOD_BAD_TRANSITION = "A period moves planned → active → closed only."
+PERIOD_BAD_TRANSITION = (
+    "A period moves planned → active or closed, active → closed, closed → active (reopen) only."
+)
 PERIOD_NAME_TAKEN = "A period with this name already exists."
 PERIOD_DATES = "ends_on must not be before starts_on."
 CATALOG_NAME_TAKEN = "An entry with this name already exists."
@@ -22,7 +24,13 @@ GOAL_NOT_SUBMITTABLE = "Only a draft or rejected goal can be submitted."
 GOAL_NOT_SUBMITTED = "Only a submitted goal can be approved or rejected."
 WEIGHT_BUDGET = "The owner's submitted and approved goals in the period would weigh more than 100."
 
-PERIOD_TRANSITIONS = {("planned", "active"), ("active", "closed")}
+# DESIGN.md §4 "Periods": closed → active is the reopening, the one write a closed period takes.
+PERIOD_TRANSITIONS = {
+    ("planned", "active"),
+    ("planned", "closed"),
+    ("active", "closed"),
+    ("closed", "active"),
+}
 GOAL_FIELDS = ("period_id", "owner_id", "category", "title", "weight", "target_data", "status")
 
 

@@ -76,16 +76,22 @@ def period_update(
     period = Period.objects.select_for_update().filter(org=org, pk=period_id).first()
     if period is None:
         raise NotFound(PERIOD_NOT_FOUND)
-    ensure_period_open(period)
     before = _period_state(period)
     new_status = data.get("status")
+    reopening = period.is_closed and new_status == Period.Status.ACTIVE
+    edits = {
+        field: data[field]
+        for field in ("name", "starts_on", "ends_on")
+        if data.get(field) is not None and data[field] != getattr(period, field)
+    }
+    if period.is_closed and (edits or not reopening):
+        ensure_period_open(period)  # 409: a closed period takes only its reopening
     if new_status is not None and new_status != period.status:
         if (period.status, new_status) not in PERIOD_TRANSITIONS:
             raise Conflict(PERIOD_BAD_TRANSITION)
         period.status = new_status
-    for field in ("name", "starts_on", "ends_on"):
-        if data.get(field) is not None:
-            setattr(period, field, data[field])
+    for field, value in edits.items():
+        setattr(period, field, value)
     if period.ends_on < period.starts_on:
         raise Unprocessable(details=[detail(["body", "ends_on"], PERIOD_DATES)])
     _period_save(period)
@@ -94,7 +100,7 @@ def period_update(
         record_change(
             org=org,
             actor=actor,
-            action="period.update",
+            action="period.reopen" if reopening else "period.update",
             entity_type="period",
             entity_id=period.pk,
             changes=changes,

@@ -49,10 +49,10 @@ def test_only_one_active_period_per_org(api, admin, period):
     ("start", "target", "expected"),
     [
         ("planned", "active", 200),
+        ("planned", "closed", 200),
         ("active", "closed", 200),
-        ("planned", "closed", 409),
+        ("closed", "active", 200),
         ("active", "planned", 409),
-        ("closed", "active", 409),
         ("closed", "planned", 409),
     ],
 )
@@ -70,6 +70,48 @@ def test_a_closed_period_is_read_only(api, admin):
     period = PeriodFactory(org=admin.org, status=Period.Status.CLOSED)
 
     assert api.patch(admin, f"/periods/{period.pk}", {"name": "Renamed"}).status_code == 409
+    # Its reopening is the one write it takes, and not together with an edit.
+    both = api.patch(admin, f"/periods/{period.pk}", {"name": "Renamed", "status": "active"})
+    assert both.status_code == 409
+    period.refresh_from_db()
+    assert (period.name, period.status) != ("Renamed", "active")
+    assert period.status == Period.Status.CLOSED
+
+
+def test_reopening_a_closed_period_is_audited(api, admin):
+    period = PeriodFactory(org=admin.org, status=Period.Status.CLOSED)
+
+    response = api.patch(admin, f"/periods/{period.pk}", {"status": "active"})
+
+    assert response.status_code == 200
+    assert response.json()["status"] == "active"
+    event = AuditEvent.objects.get(entity_type="period", entity_id=period.pk)
+    assert event.action == "period.reopen"
+    assert event.changes == {"status": ["closed", "active"]}
+    audit = api.get(admin, "/audit", params={"entity_type": "period", "entity_id": period.pk})
+    assert [item["action"] for item in audit.json()["items"]] == ["period.reopen"]
+
+
+def test_reopening_while_another_period_is_active_is_409_and_changes_nothing(api, admin, period):
+    closed = PeriodFactory(org=admin.org, status=Period.Status.CLOSED)
+
+    response = api.patch(admin, f"/periods/{closed.pk}", {"status": "active"})
+
+    assert response.status_code == 409
+    assert response.json()["error"] == "conflict"
+    closed.refresh_from_db()
+    assert closed.status == Period.Status.CLOSED
+    assert not AuditEvent.objects.filter(entity_type="period", entity_id=closed.pk).exists()
+
+
+@pytest.mark.parametrize("role", ["manager", "employee"])
+def test_only_an_admin_reopens_a_period(api, request, role):
+    member = request.getfixturevalue(role)
+    closed = PeriodFactory(org=member.org, status=Period.Status.CLOSED)
+
+    assert api.patch(member, f"/periods/{closed.pk}", {"status": "active"}).status_code == 403
+    closed.refresh_from_db()
+    assert closed.status == Period.Status.CLOSED
 
 
 def test_all_members_read_periods_sorted_by_start_desc_with_cursor(api, employee):
