@@ -17,7 +17,7 @@ from typing import Any
 from django.db import connection
 from django.test import Client
 
-from perf import bench
+from perf.bench.scenarios import SCENARIOS, Actors, Scenario, actors_for, request_kwargs, url_for
 
 SEQ_SCAN_ROWS = 10_000
 PROJECT_TABLE_PREFIXES = ("users_", "orgs_", "goals_", "evaluations_", "dashboards_")
@@ -41,7 +41,7 @@ class AuditReport:
     info: list[str] = field(default_factory=list)
 
 
-def _capture_sql(scenario: bench.Scenario, actors: bench.Actors) -> list[tuple[str, Any]]:
+def _capture_sql(scenario: Scenario, actors: Actors) -> list[tuple[str, Any]]:
     captured: list[tuple[str, Any]] = []
 
     def collect(execute, sql, params, many, context):
@@ -56,11 +56,11 @@ def _capture_sql(scenario: bench.Scenario, actors: bench.Actors) -> list[tuple[s
     if scenario.setup:
         scenario.setup(actors)
     try:
-        url = bench._url(scenario, actors)
+        url = url_for(scenario, actors)
         if scenario.before_each:
             scenario.before_each(actors)
         with connection.execute_wrapper(collect):
-            client.generic(scenario.method, url, **auth, **bench._request_kwargs(scenario, actors))
+            client.generic(scenario.method, url, **auth, **request_kwargs(scenario, actors))
     finally:
         if scenario.teardown:
             scenario.teardown(actors)
@@ -168,9 +168,9 @@ def _catalog_checks(report: AuditReport) -> None:
 
 def audit(*, slug: str) -> AuditReport:
     report = AuditReport()
-    actors = bench.actors_for(slug)
+    actors = actors_for(slug)
     big_tables = _big_tables()
-    for scenario in bench.SCENARIOS:
+    for scenario in SCENARIOS:
         for sql, params in _capture_sql(scenario, actors):
             plan = explain(scenario.name, sql, params, big_tables)
             report.plans.append(plan)

@@ -1,4 +1,3 @@
-import json
 import logging
 import os
 import socket
@@ -11,7 +10,17 @@ from pathlib import Path
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from perf import bench
+from perf.bench.report import (
+    BUDGETS_FILE,
+    html_report,
+    json_report,
+    judge,
+    load_budgets,
+    report_rows,
+    table_lines,
+)
+from perf.bench.runners import run_http, run_in_process
+from perf.bench.scenarios import SCENARIOS, actors_for
 
 UNREACHABLE_RATE_LIMITS = {
     "RATE_LIMIT_USER": "100000000/m",
@@ -32,7 +41,7 @@ class Command(BaseCommand):
         parser.add_argument("--scenarios", default="", help="comma-separated subset")
         parser.add_argument("--requests", type=int, default=200, help="in-process, per scenario")
         parser.add_argument("--warmup", type=int, default=20)
-        parser.add_argument("--budgets", default=str(bench.BUDGETS_FILE))
+        parser.add_argument("--budgets", default=str(BUDGETS_FILE))
         parser.add_argument("--no-ratios", action="store_true", help="check query budgets only")
         parser.add_argument("--json", dest="json_path", default="")
         parser.add_argument("--html", dest="html_path", default="")
@@ -48,11 +57,11 @@ class Command(BaseCommand):
         # Limits stay on, so their counting is measured, but one client must not reach them.
         for name, value in UNREACHABLE_RATE_LIMITS.items():
             setattr(settings, name, value)
-        budgets = bench.load_budgets(Path(options["budgets"]))
+        budgets = load_budgets(Path(options["budgets"]))
         wanted = {name for name in options["scenarios"].split(",") if name}
-        scenarios = [s for s in bench.SCENARIOS if not wanted or s.name in wanted | {"floor"}]
+        scenarios = [s for s in SCENARIOS if not wanted or s.name in wanted | {"floor"}]
         try:
-            actors = bench.actors_for(options["slug"])
+            actors = actors_for(options["slug"])
         except LookupError as exc:
             raise CommandError(str(exc)) from exc
 
@@ -61,42 +70,22 @@ class Command(BaseCommand):
             mode = f"http, {options['workers']} {options['worker_class']} workers"
         else:
             results = [
-                bench.run_in_process(
-                    s, actors, requests=options["requests"], warmup=options["warmup"]
-                )
+                run_in_process(s, actors, requests=options["requests"], warmup=options["warmup"])
                 for s in scenarios
             ]
             mode = "in-process"
-        verdicts = bench.judge(results, budgets, check_ratios=not options["no_ratios"])
-        rows = bench.report_rows(verdicts)
-        self._print(rows, mode)
+        verdicts = judge(results, budgets, check_ratios=not options["no_ratios"])
+        rows = report_rows(verdicts)
+        for line in table_lines(rows, mode):
+            self.stdout.write(line)
         if options["json_path"]:
-            Path(options["json_path"]).write_text(json.dumps({"mode": mode, "rows": rows}))
+            Path(options["json_path"]).write_text(json_report(rows, mode))
         if options["html_path"]:
-            Path(options["html_path"]).write_text(
-                bench.html_report(rows, f"Cadence bench ({mode})")
-            )
+            Path(options["html_path"]).write_text(html_report(rows, f"Cadence bench ({mode})"))
         if any(v.status == "FAIL" for v in verdicts):
             self.stderr.write("Budget check FAILED")
             sys.exit(1)
         self.stdout.write("All budgets hold.")
-
-    def _print(self, rows, mode):
-        self.stdout.write(f"mode: {mode}")
-        header = (
-            f"{'scenario':<22}{'reqs':>6}{'p50':>8}{'p95':>8}{'p99':>8}{'req/s':>9}"
-            f"{'SQL':>5}{'ratio':>7}  {'budget (q / ratio)':<20}status"
-        )
-        self.stdout.write(header)
-        for row in rows:
-            budget = row["budget"]
-            budget_text = f"{budget.get('max_queries', '-')} / {budget.get('p95_ratio', '-')}"
-            self.stdout.write(
-                f"{row['scenario']:<22}{row['requests']:>6}{row['p50_ms']:>8.2f}"
-                f"{row['p95_ms']:>8.2f}{row['p99_ms']:>8.2f}{row['rps']:>9.1f}"
-                f"{row['queries']:>5}{row['p95_ratio']:>7.2f}  {budget_text:<20}"
-                f"{row['status']} {row['notes']}"
-            )
 
     def _run_http(self, scenarios, actors, options):
         with socket.socket() as probe:
@@ -115,7 +104,7 @@ class Command(BaseCommand):
         try:
             self._wait_until_up(port, server)
             return [
-                bench.run_http(
+                run_http(
                     s,
                     actors,
                     port=port,
