@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
-from django.db import IntegrityError, transaction
+from django.db import DatabaseError, IntegrityError, transaction
 from django.utils import timezone
 
 from config.context import current_request_id
@@ -196,7 +196,26 @@ def _batch_supervisor_loops(*, emails: list[str], rows: Sequence[MemberRow]) -> 
     return errors
 
 
-@transaction.atomic
+T = TypeVar("T")
+# What a write that raced another one ends in: a unique violation (the other request inserted
+# the same user or membership first), a deadlock, a serialization failure.
+RACE_SQLSTATES = frozenset({"23505", "40P01", "40001"})
+RACE_ATTEMPTS = 3
+
+
+def _retry_race(attempt: Callable[[], T]) -> T:
+    """Runs `attempt` (one transaction, or a savepoint inside the caller's) again when it lost
+    a race: the next try reads what the winner committed, so its own checks answer with the
+    proper 409 (an email now a member of the org) or succeed (a user that now exists joins)."""
+    for remaining in range(RACE_ATTEMPTS - 1, -1, -1):
+        try:
+            return attempt()
+        except DatabaseError as exc:
+            if not remaining or getattr(exc.__cause__, "sqlstate", None) not in RACE_SQLSTATES:
+                raise
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
 def member_bulk_create(
     *, org: Organization, actor: Membership, rows: Sequence[MemberRow]
 ) -> list[dict[str, Any]]:
@@ -209,7 +228,20 @@ def member_bulk_create(
     Validation errors (422: an email twice, unknown supervisor or department) are reported
     before conflicts (409: an email already a member), each with every offending row's loc.
     Supervisor loops inside the batch (A → B → A) are 422 rows too.
+
+    Concurrent batches with the same new email: the INSERT of the later one waits for the
+    earlier one's commit, then fails on the unique email (or org and user); that transaction
+    (a savepoint under an outer one) is rolled back and run again on what is now committed:
+    in the same org the email is then an ALREADY_MEMBER row (409), in another org the user
+    the winner created joins. Nothing extra runs when there is no race.
     """
+    return _retry_race(lambda: _member_bulk_create(org=org, actor=actor, rows=rows))
+
+
+@transaction.atomic
+def _member_bulk_create(
+    *, org: Organization, actor: Membership, rows: Sequence[MemberRow]
+) -> list[dict[str, Any]]:
     emails, org_members = _bulk_validate(org=org, rows=rows)
     users = {user.email: user for user in User.objects.filter(email__in=emails)}
     new_users = []
@@ -223,7 +255,9 @@ def member_bulk_create(
             user.set_unusable_password()
         new_users.append(user)
     if new_users:
-        User.objects.bulk_create(new_users)
+        # In email order: two batches sharing new emails insert them in the same order, so one
+        # waits for the other instead of each holding a row the other needs (a deadlock).
+        User.objects.bulk_create(sorted(new_users, key=lambda user: user.email))
         users.update((user.email, user) for user in new_users)
 
     now = timezone.now()
@@ -286,9 +320,17 @@ def member_update(
 
     Saved with `.save()` so the post_save signal drops the member's cached entry: a deactivated
     member's next request to the org is a 404.
+
+    Locks, in this order: the org's active admins (by id, only when the change may take a
+    role or activity away), then the member. Two admins demoting each other both take the
+    admins first, so the second waits for the first to commit and then sees one admin fewer;
+    locking the member first would have each hold a row the other waits for (a deadlock).
+    FOR NO KEY UPDATE: the foreign keys that other writes check on these rows (an audit
+    event's actor, a goal's owner) take KEY SHARE, which it does not block.
     """
+    admin_ids = _active_admins_lock(org=org) if _may_lose_admin(data) else []
     member = (
-        Membership.objects.select_for_update(of=("self",))
+        Membership.objects.select_for_update(of=("self",), no_key=True)
         .select_related("user")
         .filter(org=org, pk=member_id)
         .first()
@@ -327,7 +369,7 @@ def member_update(
     before = {name: getattr(member, name) for name in fields}
     after = {name: data[name] for name in fields}
     changes = changes_between(before, after)
-    if _loses_admin(member, after) and not _other_active_admin_exists(org=org, member=member):
+    if _loses_admin(member, after) and not any(pk != member.pk for pk in admin_ids):
         raise Conflict(LAST_ADMIN)
     if changes:
         for name in changes:
@@ -353,13 +395,23 @@ def _loses_admin(member: Membership, after: dict[str, Any]) -> bool:
     return was_admin and not stays_admin
 
 
-def _other_active_admin_exists(*, org: Organization, member: Membership) -> bool:
-    """Locks the org's other active admins, so two admins demoting each other at once cannot
-    both succeed: the second waits for the first and then sees one admin fewer."""
-    others = Membership.objects.select_for_update().filter(
-        org=org, role=Membership.Role.ADMIN, is_active=True
+def _may_lose_admin(data: dict[str, Any]) -> bool:
+    """Whether the change, applied to an active admin, would leave them no longer one."""
+    return ("role" in data and data["role"] != Membership.Role.ADMIN) or (
+        "is_active" in data and not data["is_active"]
     )
-    return bool(list(others.exclude(pk=member.pk).values_list("pk", flat=True)[:1]))
+
+
+def _active_admins_lock(*, org: Organization) -> list[int]:
+    """The ids of the org's active admins, each row locked, in id order (one order for every
+    caller). A row that a concurrent demotion changed is re-checked once it is committed, so
+    the list is what remains after that demotion."""
+    return list(
+        Membership.objects.select_for_update(no_key=True)
+        .filter(org=org, role=Membership.Role.ADMIN, is_active=True)
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
 
 
 def _department_item(department: Department) -> dict[str, Any]:

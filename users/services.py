@@ -95,16 +95,20 @@ def auth_refresh(*, refresh_token: str) -> TokenPair:
         raise Unauthorized(INVALID_TOKEN) from exc
 
     with transaction.atomic():
+        # The user's row first, then the token's: every change to a user's refresh tokens
+        # (rotation, reuse revocation, logout) takes them in this order, so concurrent ones
+        # queue instead of deadlocking. Locking the token first let a replay of a used token
+        # (holding it, revoking its family) and one of its successor (holding that one,
+        # revoking the same family) each wait for the row the other held.
+        user = User.objects.select_for_update(no_key=True).filter(pk=claims["user_id"]).first()
         row = (
             RefreshToken.objects.select_for_update()
-            .select_related("user")
             .filter(jti=jti, user_id=claims["user_id"])
             .first()
         )
-        if row is None or row.revoked or row.expires_at <= timezone.now():
+        if user is None or row is None or row.revoked or row.expires_at <= timezone.now():
             raise Unauthorized(INVALID_TOKEN)
         if row.used_at is None:
-            user = row.user
             if not user.is_active or user.token_version != claims["ver"]:
                 raise Unauthorized(INVALID_TOKEN)
             row.used_at = timezone.now()
@@ -119,5 +123,5 @@ def auth_refresh(*, refresh_token: str) -> TokenPair:
 
 @transaction.atomic
 def auth_logout(*, user_id: int) -> None:
+    _user_tokens_revoke(user_id=user_id)  # the user's row before the tokens', as auth_refresh
     RefreshToken.objects.filter(user_id=user_id, revoked=False).update(revoked=True)
-    _user_tokens_revoke(user_id=user_id)

@@ -63,10 +63,14 @@ def _goal_for_update(
     *, org: Organization, actor: Membership, goal_id: int, lock_owner: bool = False
 ) -> Goal:
     """The goal (with owner and period) locked; `lock_owner` also locks the owner's membership
-    row, which serializes that owner's submits so two can't both pass the weight check."""
+    row, which serializes that owner's submits so two can't both pass the weight check.
+
+    With the owner, FOR NO KEY UPDATE (the goal and membership keys do not change): it still
+    excludes another submit's lock and the last-admin check's, but not the KEY SHARE that
+    inserts referencing the owner (an audit event of theirs) take, so those need not wait."""
     goal = (
         Goal.objects.select_related("owner", "period")
-        .select_for_update(of=("self", "owner") if lock_owner else ("self",))
+        .select_for_update(of=("self", "owner") if lock_owner else ("self",), no_key=lock_owner)
         .filter(goal_visibility_q(actor), org=org, pk=goal_id)
         .first()
     )
