@@ -12,8 +12,7 @@ import pytest
 from django.core.cache import cache
 from django.test import Client
 
-from config import cache_retry
-from orgs import cache as org_cache
+from core import cache_retry
 from orgs.models import Membership
 from orgs.tenancy import org_id_hints_clear
 from users.models import User
@@ -42,8 +41,7 @@ def _fresh_cache():
     """Database rows roll back after each test; cached copies of them must go too."""
     cache.delete_pattern("*")
     org_id_hints_clear()
-    org_cache._pending_bumps.clear()
-    cache_retry.pending_clear()
+    cache_retry.retrier.clear()
     yield
 
 

@@ -36,6 +36,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "corsheaders",
     "ninja",  # serves Swagger UI from local static files (works offline)
+    "core",
     "users",
     "orgs",
     "goals",
@@ -48,17 +49,17 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django_prometheus.middleware.PrometheusBeforeMiddleware",
     # Every response, even one made by a later middleware, gets an id and timings.
-    "config.middleware.RequestIdMiddleware",
+    "core.middleware.RequestIdMiddleware",
     "perf.middleware.InstrumentationMiddleware",
-    # Hardening (config.limits): inside the two above, so 413/504 carry
+    # Hardening (core.limits): inside the two above, so 413/504 carry
     # X-Request-ID and Server-Timing; CORS first so refusals still carry CORS headers.
     "corsheaders.middleware.CorsMiddleware",
     "django.middleware.gzip.GZipMiddleware",
-    "config.limits.BodySizeLimitMiddleware",
-    "config.middleware.ApiErrorEnvelopeMiddleware",
-    "config.ratelimit.AnonymousRateLimitMiddleware",
-    "config.middleware.HostileInputMiddleware",
-    "config.limits.RequestTimeoutMiddleware",
+    "core.limits.BodySizeLimitMiddleware",
+    "core.middleware.ApiErrorEnvelopeMiddleware",
+    "core.ratelimit.AnonymousRateLimitMiddleware",
+    "core.middleware.HostileInputMiddleware",
+    "core.limits.RequestTimeoutMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -97,7 +98,7 @@ DB_POOL_MAX_SIZE = env.int("DB_POOL_MAX_SIZE", default=4)
 DB_STATEMENT_TIMEOUT_MS = env.int("DB_STATEMENT_TIMEOUT_MS", default=5000)
 DB_CONNECT_TIMEOUT = env.int("DB_CONNECT_TIMEOUT", default=3)
 # With the database down, a request waits this long for a pooled connection, then gets a 503
-# (config.errors): fail fast rather than hold a worker. Separate from DB_CONNECT_TIMEOUT, which
+# (core.errors): fail fast rather than hold a worker. Separate from DB_CONNECT_TIMEOUT, which
 # bounds one connection attempt (made in the pool's background thread).
 DB_POOL_TIMEOUT = env.float("DB_POOL_TIMEOUT", default=1.5)
 # The pool retries a lost connection with exponential backoff; giving up after a few seconds
@@ -175,7 +176,7 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = MAX_BODY_BYTES
 MAX_URL_BYTES = env.int("MAX_URL_BYTES", default=4096)
 REQUEST_TIMEOUT = env.float("REQUEST_TIMEOUT", default=30.0)
 
-# --- Rate limits (config.ratelimit): "count/[n]unit", unit s, m, h or d; "0" turns one off --
+# --- Rate limits (core.ratelimit): "count/[n]unit", unit s, m, h or d; "0" turns one off --
 RATE_LIMITS_ENABLED = env.bool("RATE_LIMITS_ENABLED", default=True)
 RATE_LIMIT_USER = env.str("RATE_LIMIT_USER", default="1200/m")  # per user per org
 RATE_LIMIT_ANON = env.str("RATE_LIMIT_ANON", default="120/m")  # per IP, no valid token

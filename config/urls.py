@@ -2,8 +2,8 @@ from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
 
-from config import health
 from config.api import api
+from core import health
 from perf.views import metrics
 
 urlpatterns = [

@@ -1,8 +1,8 @@
 from ninja import Path, Router
 
+from core.pagecache import cached_page
 from dashboards.schemas import AdminDashboardOut, MyDashboardOut, StatsOut
 from dashboards.selectors import dashboard_admin, dashboard_me, dashboard_stats
-from orgs.pagecache import cached_page
 from orgs.permissions import ensure_admin
 from orgs.tenancy import OrgMemberAuth
 
@@ -16,7 +16,8 @@ def stats(request, org_slug: Path[str]):
     ensure_admin(member)
     return cached_page(
         request=request,
-        member=member,
+        org_id=member.org_id,
+        version=member.org.data_version,
         name="dashboards.stats",
         audience="admin",
         params={},
@@ -32,7 +33,8 @@ def admin_dashboard(request, org_slug: Path[str], period_id: int | None = None):
     ensure_admin(member)
     return cached_page(
         request=request,
-        member=member,
+        org_id=member.org_id,
+        version=member.org.data_version,
         name="dashboards.admin",
         audience="admin",
         params={"period_id": period_id},
@@ -46,7 +48,8 @@ def my_dashboard(request, org_slug: Path[str], period_id: int | None = None):
     member = request.auth
     return cached_page(
         request=request,
-        member=member,
+        org_id=member.org_id,
+        version=member.org.data_version,
         name="dashboards.me",
         audience=f"member:{member.pk}",
         params={"period_id": period_id},

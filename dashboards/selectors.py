@@ -7,7 +7,7 @@ from django.db.models import Count, F, IntegerField, OuterRef, Q, Subquery, Sum,
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from config.errors import NotFound
+from core.errors import NotFound
 from evaluations.models import SelfAssessment, SupervisorFeedback
 from goals.models import Goal
 from goals.selectors import PERIOD_BRIEF_FIELDS, PERIOD_NOT_FOUND, periods_given_or_active

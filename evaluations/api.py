@@ -1,6 +1,7 @@
 from ninja import Path, Router
 
-from config.pagination import Cursor, Limit
+from core.pagecache import cached_page
+from core.pagination import Cursor, Limit
 from evaluations.schemas import (
     FeedbackIn,
     FeedbackOut,
@@ -12,7 +13,6 @@ from evaluations.schemas import (
 )
 from evaluations.selectors import goal_list_page, input_page, team_page
 from evaluations.services import feedback_put, self_assessment_put
-from orgs.pagecache import cached_page
 from orgs.permissions import ensure_admin_or_manager
 from orgs.tenancy import OrgMemberAuth
 
@@ -56,7 +56,8 @@ def goal_list_page_view(
     owner_id = member_id or member.pk
     return cached_page(
         request=request,
-        member=member,
+        org_id=member.org_id,
+        version=member.org.data_version,
         name="evaluations.goal_list_page",
         audience=f"{member.pk}:{owner_id}",
         params={"period_id": period_id, "member_id": owner_id},
@@ -75,7 +76,8 @@ def input_page_view(request, org_slug: Path[str], member_id: int, period_id: int
     ensure_admin_or_manager(member)
     return cached_page(
         request=request,
-        member=member,
+        org_id=member.org_id,
+        version=member.org.data_version,
         name="evaluations.input_page",
         audience=f"{member.pk}:{member_id}",
         params={"period_id": period_id, "member_id": member_id},
@@ -99,7 +101,8 @@ def team_page_view(
     ensure_admin_or_manager(member)
     return cached_page(
         request=request,
-        member=member,
+        org_id=member.org_id,
+        version=member.org.data_version,
         name="evaluations.team_page",
         audience=f"{member.pk}",
         params={"period_id": period_id, "cursor": cursor, "limit": limit},

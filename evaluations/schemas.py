@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 from ninja import Schema
 from pydantic import ConfigDict, Field
 
-from config.inputs import json_int
+from core.inputs import json_int
 from goals.schemas import CatalogOut, GoalOut
 from orgs.schemas import MemberOut
 

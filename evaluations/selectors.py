@@ -13,8 +13,8 @@ from typing import Any
 from django.db.models import Count, F, Q, Subquery, Sum, Value
 from django.db.models.functions import Coalesce
 
-from config.errors import NotFound
-from config.pagination import keyset_page
+from core.errors import NotFound
+from core.pagination import keyset_page
 from evaluations.models import SelfAssessment, SupervisorFeedback
 from goals.models import Competency, CoreValue, Goal
 from goals.permissions import can_see_member, goal_visibility_q, is_reviewer

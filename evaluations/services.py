@@ -23,7 +23,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
-from config.errors import Conflict, Forbidden, NotFound, Unprocessable, detail
+from core.errors import Conflict, Forbidden, NotFound, Unprocessable, detail
 from evaluations.models import SelfAssessment, SupervisorFeedback
 from goals.models import Goal, Period
 from goals.permissions import ensure_reviewer, goal_visibility_q

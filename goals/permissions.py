@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from django.db.models import Q
 
-from config.errors import Forbidden
+from core.errors import Forbidden
 from orgs.models import Membership
 
 CANNOT_REVIEW_OWN = "You cannot review your own goal."

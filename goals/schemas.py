@@ -8,8 +8,8 @@ from typing import Any, Literal
 from ninja import Schema
 from pydantic import ConfigDict, Field, field_validator
 
-from config.inputs import JsonBool, JsonDate, JsonInt, json_int, not_null
-from config.pagination import Cursor, Limit
+from core.inputs import JsonBool, JsonDate, JsonInt, json_int, not_null
+from core.pagination import Cursor, Limit
 from goals.target_data import target_data_json_schema
 
 GoalStatus = Literal["draft", "submitted", "approved", "rejected"]

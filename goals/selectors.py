@@ -6,8 +6,8 @@ from typing import Any
 
 from django.db.models import QuerySet
 
-from config.errors import NotFound
-from config.pagination import keyset_page
+from core.errors import NotFound
+from core.pagination import keyset_page
 from goals.models import Competency, CoreValue, Goal, Period
 from goals.permissions import goal_visibility_q
 from orgs.models import Membership, Organization

@@ -11,7 +11,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
-from config.inputs import JsonNumber, json_int
+from core.inputs import JsonNumber, json_int
 
 ShortText = Annotated[str, Field(min_length=1, max_length=500)]
 

@@ -7,7 +7,6 @@ differs from a miss: a stranger's repeated requests cost no SQL either.
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Iterable
 from typing import Any
 
@@ -16,7 +15,7 @@ from django.db import transaction
 from django_redis import get_redis_connection
 from redis.exceptions import RedisError
 
-from config import cache_retry
+from core import cache_retry
 
 ORG_TTL = 300
 MEMBER_TTL = 300
@@ -50,33 +49,13 @@ def keys_delete_on_commit(keys: Iterable[str]) -> None:
         transaction.on_commit(lambda: cache_retry.keys_delete(keys))
 
 
-def _version_seed() -> int:
-    # A fresh counter starts from the clock in microseconds, so after Redis loses its data the
-    # version still moves forward and an old ETag can never match new data.
-    return time.time_ns() // 1000
-
-
-# Version bumps that failed while Redis was unreachable, applied by config.cache_retry: before
-# this process reads a version again, and by its background retry.
-_pending_bumps: set[int] = set()
-
-
-def _retry_bumps() -> bool:
-    if _pending_bumps:
-        org_versions_bump(set())
-    return bool(_pending_bumps)
-
-
-cache_retry.register_hook(_retry_bumps)
-
-
 def org_version_get_or_init(org_id: int) -> int | None:
     """The org data version; None when Redis is unreachable (then nothing is cached)."""
     cache_retry.pending_retry()  # failed invalidations first; no round trip when none
     key = cache.make_key(org_version_key(org_id))
     try:
         pipe = get_redis_connection("default").pipeline(transaction=False)
-        pipe.set(key, _version_seed(), nx=True)
+        pipe.set(key, cache_retry.version_seed(), nx=True)
         pipe.get(key)
         return int(pipe.execute()[1])
     except (RedisError, OSError, TypeError, ValueError):
@@ -85,25 +64,7 @@ def org_version_get_or_init(org_id: int) -> int | None:
 
 
 def org_versions_bump(org_ids: set[int]) -> None:
-    with cache_retry.lock:
-        org_ids = org_ids | _pending_bumps
-    if not org_ids:
-        return
-    try:
-        pipe = get_redis_connection("default").pipeline(transaction=False)
-        for org_id in org_ids:
-            key = cache.make_key(org_version_key(org_id))
-            pipe.set(key, _version_seed(), nx=True)
-            pipe.incr(key)
-        pipe.execute()
-    except (RedisError, OSError):
-        logger.warning("org version bump failed; will retry", exc_info=True)
-        with cache_retry.lock:
-            _pending_bumps.update(org_ids)
-        cache_retry.retry_soon()
-    else:
-        with cache_retry.lock:
-            _pending_bumps.difference_update(org_ids)
+    cache_retry.versions_bump(org_version_key(org_id) for org_id in org_ids)
 
 
 def bump_org_version_on_commit(*, org_id: int) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from config.errors import Forbidden
+from core.errors import Forbidden
 from orgs.models import Membership
 
 ROLE_NOT_ALLOWED = "Your role does not allow this action."

@@ -6,8 +6,8 @@ from typing import Any, Literal
 from ninja import Schema
 from pydantic import Field
 
-from config.inputs import JsonBool, JsonInt, not_null
-from config.pagination import Cursor, Limit
+from core.inputs import JsonBool, JsonInt, not_null
+from core.pagination import Cursor, Limit
 from users.schemas import StrictIn
 
 

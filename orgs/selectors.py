@@ -7,15 +7,15 @@ from django.db import connection
 from django.db.models import F, Func, IntegerField, Q, QuerySet, Subquery
 from django.db.models.functions import Lower
 
-from config.errors import Unauthorized, Unprocessable, detail
-from config.pagination import (
+from core.errors import Unauthorized, Unprocessable, detail
+from core.pagination import (
     DEFAULT_LIMIT,
     INVALID_CURSOR,
     cursor_decode,
     cursor_encode,
     keyset_page,
 )
-from config.pagination import _after as keyset_after
+from core.pagination import _after as keyset_after
 from orgs.models import AuditEvent, Department, Membership, Organization
 from users.selectors import user_get
 from users.tokens import INVALID_TOKEN

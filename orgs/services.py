@@ -9,8 +9,8 @@ from typing import Any, TypeVar
 from django.db import DatabaseError, IntegrityError, transaction
 from django.utils import timezone
 
-from config.context import current_request_id
-from config.errors import Conflict, NotFound, Unprocessable, detail
+from core.context import current_request_id
+from core.errors import Conflict, NotFound, Unprocessable, detail
 from orgs.cache import bump_org_version_on_commit, keys_delete_on_commit, member_key
 from orgs.models import AuditEvent, Department, Membership, Organization
 from orgs.selectors import supervisor_chain_check

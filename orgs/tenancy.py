@@ -16,7 +16,7 @@ from typing import Any
 import structlog
 from django.core.cache import cache
 
-from config.errors import NotFound
+from core.errors import NotFound
 from orgs import cache as org_cache
 from orgs.models import Membership, Organization
 from orgs.selectors import member_entry_load, org_entry_load

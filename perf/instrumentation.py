@@ -15,7 +15,7 @@ from functools import cache
 import redis
 from django_redis.client import DefaultClient
 
-from perf.metrics import CACHE_LOOKUPS
+from core.metrics import CACHE_LOOKUPS
 
 _MISSING = object()
 

@@ -13,8 +13,8 @@ import structlog
 from django.conf import settings
 from django.db import connection
 
+from core.metrics import REQUEST_LATENCY, REQUEST_QUERIES
 from perf.instrumentation import RequestStats, count_queries, current_stats
-from perf.metrics import REQUEST_LATENCY, REQUEST_QUERIES
 
 logger = structlog.get_logger("cadence.request")
 

@@ -1,6 +1,6 @@
 from ninja import Router, Status
 
-from config.ratelimit import count_and_enforce, login_counters
+from core.ratelimit import count_and_enforce, login_counters
 from users.auth import BearerAuth
 from users.schemas import LoginIn, RefreshIn, TokenPairOut
 from users.services import auth_login, auth_logout, auth_refresh

@@ -4,7 +4,7 @@ A verified access token is remembered under `auth:tok:{sha256(token)}` for at mo
 never past its expiry); the user's current token version lives under `auth:ver:{user_id}`.
 Both are read in one MGET together with any keys the caller adds (tenant resolution adds the
 org and membership keys), so a warm org-scoped request costs one round trip in all. The
-rate-limit counter of the user (`config.ratelimit`) is incremented in that same pipeline.
+rate-limit counter of the user (`core.ratelimit`) is incremented in that same pipeline.
 """
 
 from __future__ import annotations
@@ -20,9 +20,9 @@ from django.core.cache import cache
 from django.http import HttpRequest
 from ninja.security import HttpBearer
 
-from config import cache_retry
-from config.errors import Forbidden, Unauthorized
-from config.ratelimit import (
+from core import cache_retry
+from core.errors import Forbidden, Unauthorized
+from core.ratelimit import (
     anonymous_counter,
     cache_read_and_count,
     count_and_enforce,

@@ -6,7 +6,7 @@ import hashlib
 
 from django.core.cache import cache
 
-from config import cache_retry
+from core import cache_retry
 
 TOKEN_TTL_MAX = 60
 USER_VERSION_TTL = 300
@@ -23,6 +23,6 @@ def user_version_key(user_id: int) -> str:
 def user_version_store(*, user_id: int, version: int) -> None:
     """Written, never deleted: a revoked token must fail on the very next request. If Redis is
     unreachable the old version may still be there when it comes back: the key is then deleted
-    as soon as possible (config.cache_retry), and a missing version is read from PostgreSQL."""
+    as soon as possible (core.cache_retry), and a missing version is read from PostgreSQL."""
     if not cache.set(user_version_key(user_id), version, USER_VERSION_TTL):
         cache_retry.keys_delete([user_version_key(user_id)])

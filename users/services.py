@@ -13,7 +13,7 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from config.errors import Unauthorized
+from core.errors import Unauthorized
 from users.cache import user_version_store
 from users.models import RefreshToken, User, normalize_email
 from users.tokens import (

@@ -15,7 +15,7 @@ from typing import Any
 import jwt
 from django.conf import settings
 
-from config.errors import Unauthorized
+from core.errors import Unauthorized
 
 ACCESS = "access"
 REFRESH = "refresh"

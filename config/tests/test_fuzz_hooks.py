@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 
-from config.pagination import INVALID_CURSOR
+from core.pagination import INVALID_CURSOR
 from evaluations.services import RATING_OUT_OF_SCALE
 from goals.services import _common as goal_messages
 from orgs import services as org_messages

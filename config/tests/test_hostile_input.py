@@ -1,7 +1,7 @@
 """Hostile input is a clear 4xx that changes nothing (DESIGN.md §4, "Hostile input, fixed").
 
 Every case here answered 500 (NUL, non-finite numbers) or reached a row through a
-non-canonical id before the boundary in config.middleware.HostileInputMiddleware and the
+non-canonical id before the boundary in core.middleware.HostileInputMiddleware and the
 `id` path converter existed.
 """
 
@@ -11,7 +11,7 @@ import json
 
 import pytest
 
-from config.inputs import NOT_FINITE, NUL_CHARACTER
+from core.inputs import NOT_FINITE, NUL_CHARACTER
 from evaluations.models import SelfAssessment
 from goals.models import Goal, Period
 from goals.tests.factories import GoalFactory, PeriodFactory
@@ -255,7 +255,7 @@ def test_an_id_too_large_for_postgres_is_404_in_the_path_and_an_empty_filter(api
 def test_every_id_path_parameter_uses_the_canonical_converter():
     from django.urls import URLPattern, URLResolver, get_resolver
 
-    from config.inputs import PathIdConverter
+    from core.inputs import PathIdConverter
 
     def walk(patterns):
         for pattern in patterns:

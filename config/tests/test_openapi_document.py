@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from config.api import COMMON_ERRORS
+from core.api import COMMON_ERRORS
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""Rate limits (config.ratelimit): per user per org, per IP for anonymous calls, and login."""
+"""Rate limits (core.ratelimit): per user per org, per IP for anonymous calls, and login."""
 
 import time
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from config.errors import Conflict, Forbidden
+from core.errors import Conflict, Forbidden
 from goals.models import Period
 from orgs.models import Membership
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.db import IntegrityError, transaction
 
-from config.errors import Conflict
+from core.errors import Conflict
 from goals.models import Competency, CoreValue
 from goals.services._common import (
     CATALOG_NAME_TAKEN,

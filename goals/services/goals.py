@@ -8,7 +8,7 @@ from django.db import transaction
 from django.db.models import Sum
 from django.utils import timezone
 
-from config.errors import Conflict, Forbidden, NotFound, Unprocessable, detail
+from core.errors import Conflict, Forbidden, NotFound, Unprocessable, detail
 from goals.models import Competency, CoreValue, Goal, Period
 from goals.permissions import (
     CANNOT_REVIEW_OWN,

@@ -7,7 +7,7 @@ from typing import Any
 
 from django.db import IntegrityError, transaction
 
-from config.errors import Conflict, NotFound, Unprocessable, detail
+from core.errors import Conflict, NotFound, Unprocessable, detail
 from goals.models import Period
 from goals.selectors import PERIOD_NOT_FOUND
 from goals.services._common import (

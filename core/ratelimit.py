@@ -35,9 +35,9 @@ from django.http import HttpRequest, HttpResponse
 from django_redis import get_redis_connection
 from redis.exceptions import RedisError
 
-from config.errors import ApplicationError, application_error_response
-from config.middleware import is_api_path
-from perf.metrics import CACHE_LOOKUPS
+from core.errors import ApplicationError, application_error_response
+from core.metrics import CACHE_LOOKUPS
+from core.middleware import is_api_path
 
 logger = logging.getLogger("cadence.cache")
 

@@ -4,7 +4,7 @@
      "request_id": "…"}
 
 Domain code raises `ApplicationError` (or `NotFound`, `Forbidden`, `Conflict`,
-`Unprocessable`, `Unauthorized`); `config.api` and `config.middleware` turn it, Ninja's
+`Unprocessable`, `Unauthorized`); `config.api` and `core.middleware` turn it, Ninja's
 validation errors, `Http404` and unexpected exceptions into this envelope.
 """
 

@@ -12,7 +12,7 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.urls import Resolver404, resolve
 
-from config.errors import (
+from core.errors import (
     Detail,
     concurrent_conflict_response,
     database_unavailable_response,
@@ -20,7 +20,7 @@ from config.errors import (
     is_concurrent_conflict,
     is_database_unavailable,
 )
-from config.inputs import NUL_CHARACTER, json_body_problems
+from core.inputs import NUL_CHARACTER, json_body_problems
 
 REQUEST_ID_HEADER = "X-Request-ID"
 _VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")

@@ -41,7 +41,7 @@ from django.core.handlers.wsgi import LimitedStream
 from django.db import connection
 from django.http import HttpRequest, HttpResponse
 
-from config.errors import ApplicationError, error_response
+from core.errors import ApplicationError, error_response
 
 logger = structlog.get_logger("cadence.limits")
 

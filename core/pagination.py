@@ -17,7 +17,7 @@ from django.core.exceptions import ValidationError
 from django.db.models import Q, QuerySet
 from pydantic import Field
 
-from config.errors import Unprocessable, detail
+from core.errors import Unprocessable, detail
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 200

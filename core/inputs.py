@@ -81,7 +81,7 @@ def not_null(schema: dict[str, Any]) -> None:
 # --- Hostile input: one boundary for every request -------------------------------------------
 # PostgreSQL text and jsonb cannot hold NUL, and jsonb cannot hold NaN or ±Infinity: such input
 # would fail in the database (a 500). It is refused before any view runs, at its loc, by
-# `config.middleware.HostileInputMiddleware`, so no endpoint can forget it.
+# `core.middleware.HostileInputMiddleware`, so no endpoint can forget it.
 
 NUL_CHARACTER = "The value must not contain a NUL character."
 NOT_FINITE = "The number must be finite."

@@ -19,8 +19,6 @@ from django.core.cache import cache
 from django.core.serializers.json import DjangoJSONEncoder
 from django.http import HttpRequest, HttpResponse, HttpResponseNotModified
 
-from orgs.models import Membership
-
 PAGE_TTL = 60
 
 
@@ -50,19 +48,18 @@ def _json_response(body: bytes, etag: str | None) -> HttpResponse:
 def cached_page(
     *,
     request: HttpRequest,
-    member: Membership,
+    org_id: int,
+    version: int | None,
     name: str,
     audience: str,
     params: dict[str, Any],
     build: Callable[[], Any],
 ) -> HttpResponse:
-    """The page `build()` makes, from the cache when the org has not changed since."""
-    version = getattr(member.org, "data_version", None)
+    """The page `build()` makes, from the cache while the org's data `version` (from tenant
+    resolution) has not moved."""
     if version is None:  # Redis unreachable: serve fresh from PostgreSQL, promise nothing
         return _json_response(json.dumps(build(), cls=DjangoJSONEncoder).encode(), None)
-    key = page_key(
-        org_id=member.org_id, version=version, name=name, audience=audience, params=params
-    )
+    key = page_key(org_id=org_id, version=version, name=name, audience=audience, params=params)
     etag = _etag(key)
     if _matches(request, etag):
         not_modified = HttpResponseNotModified()
