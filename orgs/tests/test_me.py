@@ -1,3 +1,6 @@
+from orgs.tests.factories import MembershipFactory
+
+
 def test_org_me_returns_the_callers_member_item_and_org(api, employee, manager):
     response = api.get(employee, "/me")
 
@@ -28,3 +31,37 @@ def test_a_member_of_another_org_gets_the_same_404_as_an_unknown_slug(api, emplo
     assert foreign.status_code == unknown.status_code == 404
     strip = lambda body: {k: v for k, v in body.items() if k != "request_id"}  # noqa: E731
     assert strip(foreign.json()) == strip(unknown.json())
+
+
+def test_auth_me_returns_the_user_and_active_memberships_without_the_password(
+    api, employee, outsider
+):
+    MembershipFactory(org=outsider.org, user=employee.user, role="manager")
+    user = employee.user
+
+    response = api.get(user, "/api/auth/me")
+
+    assert response.status_code == 200
+    assert response.json() == {
+        "id": user.pk,
+        "email": user.email,
+        "full_name": user.full_name,
+        "is_superuser": False,
+        "memberships": [
+            {
+                "member_id": employee.pk,
+                "org_slug": "acme-test",
+                "org_name": "Acme Test",
+                "role": "employee",
+            },
+            {
+                "member_id": user.memberships.get(org=outsider.org).pk,
+                "org_slug": "globex-test",
+                "org_name": "Globex Test",
+                "role": "manager",
+            },
+        ],
+    }
+    text = response.content.decode()
+    assert "password" not in text
+    assert user.password not in text

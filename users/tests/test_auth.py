@@ -166,42 +166,6 @@ def test_logout_without_a_token_is_401(api):
 # --- /api/auth/me ----------------------------------------------------------------------------
 
 
-def test_auth_me_returns_the_user_and_active_memberships_without_the_password(
-    api, employee, outsider
-):
-    from orgs.tests.factories import MembershipFactory
-
-    MembershipFactory(org=outsider.org, user=employee.user, role="manager")
-    user = employee.user
-
-    response = api.get(user, "/api/auth/me")
-
-    assert response.status_code == 200
-    assert response.json() == {
-        "id": user.pk,
-        "email": user.email,
-        "full_name": user.full_name,
-        "is_superuser": False,
-        "memberships": [
-            {
-                "member_id": employee.pk,
-                "org_slug": "acme-test",
-                "org_name": "Acme Test",
-                "role": "employee",
-            },
-            {
-                "member_id": user.memberships.get(org=outsider.org).pk,
-                "org_slug": "globex-test",
-                "org_name": "Globex Test",
-                "role": "manager",
-            },
-        ],
-    }
-    text = response.content.decode()
-    assert "password" not in text
-    assert user.password not in text
-
-
 # --- malformed, forged and revoked tokens ----------------------------------------------------
 
 
