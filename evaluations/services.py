@@ -27,8 +27,8 @@ from core.errors import Conflict, Forbidden, NotFound, Unprocessable, detail
 from evaluations.models import SelfAssessment, SupervisorFeedback
 from goals.models import Goal, Period
 from goals.permissions import ensure_reviewer, goal_visibility_q
+from orgs.audit import changes_between, record_change
 from orgs.models import Membership, Organization
-from orgs.services import record_change
 
 GOAL_NOT_FOUND = "Goal not found."
 NOT_OWNER = "Only the goal's owner can write its self-assessment."
@@ -70,10 +70,6 @@ def _json(value: Any) -> Any:
 
 def _snapshot(row: Any, fields: tuple[str, ...]) -> dict[str, Any]:
     return {name: _json(getattr(row, name)) for name in fields}
-
-
-def _changes(before: dict[str, Any], after: dict[str, Any]) -> dict[str, list[Any]]:
-    return {k: [before.get(k), v] for k, v in after.items() if before.get(k) != v}
 
 
 SELF_ASSESSMENT_AUDITED = ("rating", "comment", "status", "submitted_at")
@@ -128,7 +124,7 @@ def self_assessment_put(
         action="self_assessment.create" if created else "self_assessment.update",
         entity_type="self_assessment",
         entity_id=assessment.pk,
-        changes=_changes(before, _snapshot(assessment, SELF_ASSESSMENT_AUDITED)),
+        changes=changes_between(before, _snapshot(assessment, SELF_ASSESSMENT_AUDITED)),
     )
     return assessment
 
@@ -185,6 +181,6 @@ def feedback_put(
         action="feedback.create" if created else "feedback.update",
         entity_type="feedback",
         entity_id=feedback.pk,
-        changes=_changes(before, _snapshot(feedback, FEEDBACK_AUDITED)),
+        changes=changes_between(before, _snapshot(feedback, FEEDBACK_AUDITED)),
     )
     return feedback

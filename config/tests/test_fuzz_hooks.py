@@ -11,7 +11,7 @@ from django.conf import settings
 from core.pagination import INVALID_CURSOR
 from evaluations.services import RATING_OUT_OF_SCALE
 from goals.services import _common as goal_messages
-from orgs import services as org_messages
+from orgs.services import members as org_messages
 
 
 @pytest.fixture(scope="module")

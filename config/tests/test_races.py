@@ -31,7 +31,7 @@ from goals.models import Goal
 from goals.services._common import GOAL_NOT_SUBMITTED, WEIGHT_BUDGET
 from goals.tests.factories import GoalFactory, PeriodFactory
 from orgs.models import AuditEvent, Membership
-from orgs.services import ALREADY_MEMBER, LAST_ADMIN
+from orgs.services.members import ALREADY_MEMBER, LAST_ADMIN
 from orgs.tests.factories import MembershipFactory, OrganizationFactory
 from users.models import RefreshToken, User
 from users.services import auth_login

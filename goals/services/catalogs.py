@@ -10,8 +10,8 @@ from goals.services._common import (
     CATALOG_NAME_TAKEN,
     ensure_admin,
 )
+from orgs.audit import record_change
 from orgs.models import Membership, Organization
-from orgs.services import record_change
 
 
 def _catalog_create(model, entity_type: str, *, org, actor, name, description, is_active):

@@ -33,9 +33,9 @@ from goals.services._common import (
     ensure_period_open,
 )
 from goals.target_data import target_data_errors
+from orgs.audit import AuditEntry, audit_record_many, changes_between, record_change
 from orgs.cache import bump_org_version_on_commit
 from orgs.models import Membership, Organization
-from orgs.services import AuditEntry, audit_record_many, changes_between, record_change
 
 
 def _goal_state(goal: Goal) -> dict[str, Any]:

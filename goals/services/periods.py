@@ -19,8 +19,8 @@ from goals.services._common import (
     ensure_admin,
     ensure_period_open,
 )
+from orgs.audit import changes_between, record_change
 from orgs.models import Membership, Organization
-from orgs.services import changes_between, record_change
 
 
 def _period_state(period: Period) -> dict[str, Any]:

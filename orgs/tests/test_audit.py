@@ -1,4 +1,4 @@
-from orgs.services import record_change
+from orgs.audit import record_change
 from orgs.tests.factories import MembershipFactory
 
 

@@ -1,85 +1,21 @@
-"""Writes of the orgs app. Every service: keyword-only, org first, one transaction, audited."""
+"""Member writes: bulk create (all or nothing) and PATCH, keeping the org's last admin."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from django.db import DatabaseError, IntegrityError, transaction
+from django.db import DatabaseError, transaction
 from django.utils import timezone
 
-from core.context import current_request_id
 from core.errors import Conflict, NotFound, Unprocessable, detail
+from orgs.audit import AuditEntry, audit_record_many, changes_between, record_change
 from orgs.cache import bump_org_version_on_commit, keys_delete_on_commit, member_key
-from orgs.models import AuditEvent, Department, Membership, Organization
+from orgs.models import Department, Membership, Organization
 from orgs.selectors import supervisor_chain_check
 from users.models import User, normalize_email
 from users.services import password_hash_provisional
-
-
-@dataclass(slots=True)
-class AuditEntry:
-    action: str
-    entity_type: str
-    entity_id: int
-    changes: dict[str, Any] = field(default_factory=dict)
-
-
-def record_change(
-    *,
-    org: Organization,
-    actor: Membership | None,
-    action: str,
-    entity_type: str,
-    entity_id: int,
-    changes: dict[str, Any] | None = None,
-) -> AuditEvent:
-    """What every write does last: audit it in the same transaction (`changes`: {field:
-    [before, after]}) and, once committed, bump the org data version so no cached page or
-    ETag outlives it."""
-    event = AuditEvent.objects.create(
-        org=org,
-        actor_id=actor.pk if actor else None,
-        action=action,
-        entity_type=entity_type,
-        entity_id=entity_id,
-        changes=changes or {},
-        request_id=current_request_id(),
-    )
-    bump_org_version_on_commit(org_id=org.id)
-    return event
-
-
-def audit_record_many(
-    *, org: Organization, actor: Membership | None, entries: Iterable[AuditEntry]
-) -> None:
-    """One INSERT for a whole batch (bulk actions)."""
-    request_id = current_request_id()
-    AuditEvent.objects.bulk_create(
-        [
-            AuditEvent(
-                org=org,
-                actor_id=actor.pk if actor else None,
-                action=entry.action,
-                entity_type=entry.entity_type,
-                entity_id=entry.entity_id,
-                changes=entry.changes,
-                request_id=request_id,
-            )
-            for entry in entries
-        ]
-    )
-
-
-def changes_between(before: dict[str, Any], after: dict[str, Any]) -> dict[str, list[Any]]:
-    """{field: [old, new]} for the fields whose value changed."""
-    return {
-        key: [before.get(key), value] for key, value in after.items() if before.get(key) != value
-    }
-
-
-# --- members and departments ---------------------------------------------------------------
 
 EMAIL_TWICE = "This email appears more than once in the batch."
 ALREADY_MEMBER = "This email is already a member of the organization."
@@ -91,9 +27,7 @@ UNKNOWN_SUPERVISOR_ID = "No member with this id in the organization."
 INACTIVE_SUPERVISOR = "This member is deactivated and cannot supervise."
 SUPERVISOR_CYCLE = "This member already supervises that one, directly or not."
 NOT_NULL = "This field cannot be null."
-DEPARTMENT_EXISTS = "A department with this name already exists."
 LAST_ADMIN = "The organization must keep at least one active admin."
-UNKNOWN_DEPARTMENT_404 = "Department not found."
 
 
 @dataclass(slots=True)
@@ -412,69 +346,3 @@ def _active_admins_lock(*, org: Organization) -> list[int]:
         .order_by("pk")
         .values_list("pk", flat=True)
     )
-
-
-def _department_item(department: Department) -> dict[str, Any]:
-    return {"id": department.pk, "name": department.name, "created_at": department.created_at}
-
-
-def _department_name_taken(*, org: Organization, name: str, exclude_id: int | None = None) -> bool:
-    queryset = Department.objects.filter(org=org, name=name)
-    if exclude_id is not None:
-        queryset = queryset.exclude(pk=exclude_id)
-    return queryset.exists()
-
-
-@transaction.atomic
-def department_create(*, org: Organization, actor: Membership, name: str) -> dict[str, Any]:
-    name = name.strip()
-    if _department_name_taken(org=org, name=name):
-        raise Conflict(DEPARTMENT_EXISTS, details=[detail(["body", "name"], DEPARTMENT_EXISTS)])
-    try:
-        with transaction.atomic():  # a concurrent insert of the same name is still a 409
-            department = Department.objects.create(org=org, name=name)
-    except IntegrityError as exc:
-        raise Conflict(
-            DEPARTMENT_EXISTS, details=[detail(["body", "name"], DEPARTMENT_EXISTS)]
-        ) from exc
-    record_change(
-        org=org,
-        actor=actor,
-        action="department.create",
-        entity_type="department",
-        entity_id=department.pk,
-        changes={"name": [None, name]},
-    )
-    return _department_item(department)
-
-
-@transaction.atomic
-def department_update(
-    *, org: Organization, actor: Membership, department_id: int, name: str
-) -> dict[str, Any]:
-    department = Department.objects.select_for_update().filter(org=org, pk=department_id).first()
-    if department is None:
-        raise NotFound(UNKNOWN_DEPARTMENT_404)
-    name = name.strip()
-    if name == department.name:
-        return _department_item(department)
-    if _department_name_taken(org=org, name=name, exclude_id=department.pk):
-        raise Conflict(DEPARTMENT_EXISTS, details=[detail(["body", "name"], DEPARTMENT_EXISTS)])
-    changes = {"name": [department.name, name]}
-    department.name = name
-    try:
-        with transaction.atomic():
-            department.save(update_fields=["name"])
-    except IntegrityError as exc:
-        raise Conflict(
-            DEPARTMENT_EXISTS, details=[detail(["body", "name"], DEPARTMENT_EXISTS)]
-        ) from exc
-    record_change(
-        org=org,
-        actor=actor,
-        action="department.update",
-        entity_type="department",
-        entity_id=department.pk,
-        changes=changes,
-    )
-    return _department_item(department)
