@@ -2,7 +2,9 @@
 # API fuzzing: schemathesis against /api/openapi.json of a private gunicorn on 127.0.0.1, as the
 # demo admin of acme; every operation, every check, a bounded number of examples per operation.
 # Fails on any 5xx, response that violates its schema, undocumented status code, accepted
-# invalid input, etc. Settings that are not per-run live in schemathesis.toml.
+# invalid input, etc. Settings that are not per-run live in schemathesis.toml. Generated input
+# includes what hostile clients send: NUL characters in strings, and (scripts/fuzz_hooks.py)
+# non-finite numbers such as NaN or 1e309 in JSON bodies; both must be a 422, never a 5xx.
 #
 # Env: FUZZ_MAX_EXAMPLES (15: the CI budget; FUZZ_MAX_EXAMPLES=500 for a long run),
 # FUZZ_SEED (1), FUZZ_WORKERS (1, schemathesis threads; see below), FUZZ_PORT (first free from 8189),
