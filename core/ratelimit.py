@@ -15,6 +15,16 @@ spend two windows' worth across a boundary.
 
 Redis down means no limits (fail open): availability beats throttling, and PostgreSQL is still
 protected by the pool size and `statement_timeout`.
+
+Every 429 comes from this module, through one of four doors:
+1. `AnonymousRateLimitMiddleware`: a request without credentials (or to the token endpoints)
+   before any work; one with credentials that never reached authentication (unknown path,
+   another scheme) after the fact.
+2. `authentication_counted`: credentials that fail authentication count against the IP.
+3. `user_counter`: authentication (`users.auth.identity_resolve`) increments it in its own
+   MGET pipeline (`cache_read_and_count`), takes the increment back for a forged token
+   (`count_undo`) and enforces it (`counters_enforce`).
+4. `login_counters`: `POST /api/auth/login`, per IP and per email, before the password check.
 """
 
 from __future__ import annotations
@@ -23,10 +33,10 @@ import logging
 import math
 import re
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
+from typing import Any, TypeVar
 
 from django.conf import settings
 from django.core import checks
@@ -35,11 +45,12 @@ from django.http import HttpRequest, HttpResponse
 from django_redis import get_redis_connection
 from redis.exceptions import RedisError
 
-from core.errors import ApplicationError, application_error_response
+from core.errors import ApplicationError, Unauthorized, application_error_response
 from core.metrics import CACHE_LOOKUPS
 from core.middleware import is_api_path
 
 logger = logging.getLogger("cadence.cache")
+T = TypeVar("T")
 
 _RATE = re.compile(r"^\s*(\d+)\s*/\s*(\d*)\s*([smhd])\s*$")
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -188,6 +199,11 @@ def client_ip(request: HttpRequest) -> str:
     return request.META.get("REMOTE_ADDR", "") or "unknown"
 
 
+def user_counter(user_id: int, scope: str) -> Counter | None:
+    """Calls of one user in one org (`scope` the slug, "-" outside orgs)."""
+    return counter("RATE_LIMIT_USER", f"user:{user_id}:{scope}")
+
+
 def anonymous_counter(request: HttpRequest) -> Counter | None:
     return counter("RATE_LIMIT_ANON", f"ip:{client_ip(request)}")
 
@@ -199,9 +215,16 @@ def login_counters(request: HttpRequest, email: str) -> tuple[Counter | None, Co
     )
 
 
-def mark_counted(request: HttpRequest) -> None:
-    """The auth layer has counted this request (per user, or per IP on failure)."""
+def authentication_counted(request: HttpRequest, resolve: Callable[[], T]) -> T:
+    """Runs `resolve`, which counts the request per user (`user_counter`); if it fails with a
+    401, the request counts against the IP instead, and past that limit the answer is 429. The
+    middleware below then knows the request was counted."""
     request.rate_counted = True
+    try:
+        return resolve()
+    except Unauthorized:
+        count_and_enforce(anonymous_counter(request))
+        raise
 
 
 class AnonymousRateLimitMiddleware:

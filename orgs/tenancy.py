@@ -17,10 +17,11 @@ import structlog
 from django.core.cache import cache
 
 from core.errors import NotFound
+from core.ratelimit import authentication_counted
 from orgs import cache as org_cache
 from orgs.models import Membership, Organization
 from orgs.selectors import member_entry_load, org_entry_load
-from users.auth import Bearer, authenticate_counted, identity_resolve
+from users.auth import Bearer, identity_resolve
 from users.tokens import token_peek_user_id
 
 ORG_NOT_FOUND = "Organization not found."
@@ -53,7 +54,7 @@ def membership_resolve(*, token: str, slug: str) -> Membership:
             org_cache.member_key(hinted_org_id, user_id),
             org_cache.org_version_key(hinted_org_id),
         ]
-    identity, values = identity_resolve(token, extra_keys=keys, rate_scope=slug)
+    identity, values = identity_resolve(token, user_id=user_id, extra_keys=keys, rate_scope=slug)
 
     org = _org_entry(slug, values.get(slug_key))
     if org is None or not org["is_active"]:
@@ -112,4 +113,4 @@ class OrgMemberAuth(Bearer):
 
     def authenticate(self, request, token: str) -> Membership:
         slug = request.resolver_match.kwargs.get("org_slug", "")
-        return authenticate_counted(request, lambda: membership_resolve(token=token, slug=slug))
+        return authentication_counted(request, lambda: membership_resolve(token=token, slug=slug))

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any
 
 import structlog
 from django.core.cache import cache
@@ -23,19 +23,16 @@ from ninja.security import HttpBearer
 from core import cache_retry
 from core.errors import Forbidden, Unauthorized
 from core.ratelimit import (
-    anonymous_counter,
+    authentication_counted,
     cache_read_and_count,
-    count_and_enforce,
     count_undo,
-    counter,
     counters_enforce,
-    mark_counted,
+    user_counter,
 )
 from users import cache as auth_cache
 from users.selectors import user_auth_state
 from users.tokens import ACCESS, INVALID_TOKEN, token_decode, token_peek_user_id
 
-T = TypeVar("T")
 SUPERUSER_REQUIRED = "This operation is for platform superusers."
 
 
@@ -45,19 +42,25 @@ class Identity:
 
     user_id: int
     is_superuser: bool
-    is_staff: bool
 
 
 def identity_resolve(
-    token: str, *, extra_keys: Sequence[str] = (), rate_scope: str = "-"
+    token: str,
+    *,
+    user_id: int | None = None,
+    extra_keys: Sequence[str] = (),
+    rate_scope: str = "-",
 ) -> tuple[Identity, dict[str, Any]]:
     """Verifies `token` and returns its identity plus the cached values of `extra_keys`,
     all fetched in the same MGET, which also counts the call against the user's rate limit
-    in `rate_scope` (the org slug, or "-" outside orgs)."""
-    user_id = token_peek_user_id(token)
+    in `rate_scope` (the org slug, or "-" outside orgs). `user_id` is the token's unverified
+    `sub` when the caller already peeked at it (to build `extra_keys`): the token is read once
+    per request, and verified (signature, expiry) only when no verified entry is cached."""
+    if user_id is None:
+        user_id = token_peek_user_id(token)
     # Invalidations that failed in a Redis outage land before anything cached is read.
     cache_retry.pending_retry()
-    rate_counter = counter("RATE_LIMIT_USER", f"user:{user_id}:{rate_scope}")
+    rate_counter = user_counter(user_id, rate_scope)
     tok_key = auth_cache.token_key(token)
     ver_key = auth_cache.user_version_key(user_id)
     values, counts = cache_read_and_count([tok_key, ver_key, *extra_keys], [rate_counter])
@@ -88,7 +91,6 @@ def _identity_verify(
             "user_id": user_id,
             "version": claims["ver"],
             "is_superuser": state["is_superuser"],
-            "is_staff": state["is_staff"],
         }
         ttl = min(auth_cache.TOKEN_TTL_MAX, int(claims["exp"] - time.time()))
         if ttl > 0:
@@ -102,20 +104,7 @@ def _identity_verify(
 
     if verified["version"] != current_version:
         raise Unauthorized(INVALID_TOKEN)
-    return Identity(
-        user_id=user_id, is_superuser=verified["is_superuser"], is_staff=verified["is_staff"]
-    )
-
-
-def authenticate_counted(request: HttpRequest, resolve: Callable[[], T]) -> T:
-    """Runs `resolve` (which counts the request per user); a failure counts against the IP
-    instead, and past the anonymous limit answers 429 rather than 401."""
-    mark_counted(request)
-    try:
-        return resolve()
-    except Unauthorized:
-        count_and_enforce(anonymous_counter(request))
-        raise
+    return Identity(user_id=user_id, is_superuser=verified["is_superuser"])
 
 
 _BEARER = re.compile(r"bearer +(\S+) *", re.IGNORECASE)
@@ -136,7 +125,7 @@ class BearerAuth(Bearer):
     """Any authenticated user; `request.auth` is their Identity."""
 
     def authenticate(self, request, token: str) -> Identity:
-        identity, _ = authenticate_counted(request, lambda: identity_resolve(token))
+        identity, _ = authentication_counted(request, lambda: identity_resolve(token))
         return identity
 
 
@@ -144,7 +133,7 @@ class SuperuserAuth(Bearer):
     """Platform superusers only (`/api/ops/`); anyone else authenticated gets 403."""
 
     def authenticate(self, request, token: str) -> Identity:
-        identity, _ = authenticate_counted(request, lambda: identity_resolve(token))
+        identity, _ = authentication_counted(request, lambda: identity_resolve(token))
         if not identity.is_superuser:
             raise Forbidden(SUPERUSER_REQUIRED)
         return identity

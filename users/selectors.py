@@ -8,9 +8,7 @@ from users.models import User
 def user_auth_state(*, user_id: int) -> dict[str, Any] | None:
     """The fields authentication needs, in one indexed primary-key read."""
     return (
-        User.objects.filter(pk=user_id)
-        .values("is_active", "is_superuser", "is_staff", "token_version")
-        .first()
+        User.objects.filter(pk=user_id).values("is_active", "is_superuser", "token_version").first()
     )
 
 

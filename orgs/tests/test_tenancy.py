@@ -112,7 +112,7 @@ def test_a_warm_org_me_costs_no_sql_and_one_redis_call(api, employee, django_ass
 
 
 def test_a_cold_org_me_costs_three_queries(api, employee, django_assert_num_queries):
-    # 1 user auth state (is_active, is_superuser, is_staff, token_version) by primary key
+    # 1 user auth state (is_active, is_superuser, token_version) by primary key
     # 2 organization by slug
     # 3 membership of (org, user) joined with its user
     with django_assert_num_queries(3):
