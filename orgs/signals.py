@@ -8,7 +8,7 @@ from django.dispatch import receiver
 
 from orgs.cache import keys_delete_on_commit, member_key, org_slug_key
 from orgs.models import Department, Membership, Organization
-from users.models import User
+from users.signals import user_profile_changed
 
 
 @receiver([post_save, post_delete], sender=Organization)
@@ -22,13 +22,11 @@ def forget_membership(sender, instance: Membership, **kwargs) -> None:
     keys_delete_on_commit([member_key(instance.org_id, instance.user_id)])
 
 
-@receiver(post_save, sender=User)
-def forget_user_memberships(sender, instance: User, created: bool, **kwargs) -> None:
+@receiver(user_profile_changed)
+def forget_user_memberships(sender, user_id: int, **kwargs) -> None:
     """Member entries carry the user's email and name."""
-    if created:
-        return
-    org_ids = Membership.objects.filter(user_id=instance.pk).values_list("org_id", flat=True)
-    keys_delete_on_commit(member_key(org_id, instance.pk) for org_id in org_ids)
+    org_ids = Membership.objects.filter(user_id=user_id).values_list("org_id", flat=True)
+    keys_delete_on_commit(member_key(org_id, user_id) for org_id in org_ids)
 
 
 @receiver(pre_delete, sender=Department)

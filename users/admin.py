@@ -1,8 +1,9 @@
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
-from django.contrib.auth.forms import UserChangeForm, UserCreationForm
+from django.contrib.auth.forms import AdminPasswordChangeForm, UserChangeForm, UserCreationForm
 
 from users.models import RefreshToken, User
+from users.services import user_password_save, user_save
 
 
 class CadenceUserCreationForm(UserCreationForm):
@@ -17,12 +18,23 @@ class CadenceUserChangeForm(UserChangeForm):
         fields = "__all__"
 
 
+class CadencePasswordChangeForm(AdminPasswordChangeForm):
+    """A new password through the service: every token issued before it stops working."""
+
+    def save(self, commit: bool = True) -> User:
+        user = super().save(commit=False)
+        if commit:
+            user_password_save(user=user)
+        return user
+
+
 @admin.register(User)
 class UserAdmin(DjangoUserAdmin):
     """Usable at tens of thousands of users: indexed search, no full COUNT(*) on every page."""
 
     form = CadenceUserChangeForm
     add_form = CadenceUserCreationForm
+    change_password_form = CadencePasswordChangeForm
     ordering = ("-created_at",)
     list_display = ("email", "full_name", "is_active", "is_staff", "is_superuser", "created_at")
     list_filter = ("is_active", "is_staff", "is_superuser")
@@ -40,6 +52,10 @@ class UserAdmin(DjangoUserAdmin):
     add_fieldsets = (
         (None, {"classes": ("wide",), "fields": ("email", "full_name", "password1", "password2")}),
     )
+
+    def save_model(self, request, obj: User, form, change: bool) -> None:
+        """Through the service, so deactivation or a change of privilege revokes tokens."""
+        user_save(user=obj, changed=form.changed_data if change else ())
 
 
 @admin.register(RefreshToken)

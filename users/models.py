@@ -3,7 +3,6 @@ from __future__ import annotations
 import uuid
 
 from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
-from django.contrib.auth.hashers import check_password
 from django.contrib.auth.models import PermissionsMixin
 from django.db import models
 from django.db.models.functions import Lower
@@ -60,38 +59,10 @@ class User(AbstractBaseUser, PermissionsMixin):
     def __str__(self) -> str:
         return self.email
 
-    @classmethod
-    def from_db(cls, db, field_names, values):
-        instance = super().from_db(db, field_names, values)
-        instance._loaded_security_state = instance._security_state()
-        return instance
-
-    def _security_state(self) -> tuple:
-        return (self.is_active, self.password, self.is_superuser)
-
-    def check_password(self, raw_password: str) -> bool:
-        """Django's check, whose re-hash (a stronger hasher or more iterations) is not a new
-        password: it must not revoke the user's tokens."""
-
-        def rehash(raw: str) -> None:
-            self.set_password(raw)
-            self._password = None
-            self._loaded_security_state = self._security_state()
-            self.save(update_fields=["password"])
-
-        return check_password(raw_password, self.password, rehash)
-
     def save(self, *args, **kwargs) -> None:
+        # An invariant, not a side effect: the unique index is on the lower-cased email.
         self.email = normalize_email(self.email)
-        loaded = getattr(self, "_loaded_security_state", None)
-        if loaded is not None and loaded != self._security_state():
-            # Deactivation, a new password or a change of privilege revokes every token.
-            self.token_version += 1
-            update_fields = kwargs.get("update_fields")
-            if update_fields is not None:
-                kwargs["update_fields"] = {*update_fields, "token_version"}
         super().save(*args, **kwargs)
-        self._loaded_security_state = self._security_state()
 
 
 class RefreshToken(models.Model):

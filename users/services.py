@@ -1,9 +1,14 @@
-"""Writes of the users app: login, token refresh with rotation, logout."""
+"""Writes of the users app: login, token refresh with rotation, logout, and the user edits
+that revoke tokens (deactivation, a new password, a change of privilege).
+
+`User.save()` has no side effects: whoever changes those fields calls `user_save` or
+`user_password_save` (the admin does), which bump `token_version` in the same transaction."""
 
 from __future__ import annotations
 
 import copy
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -16,6 +21,7 @@ from django.utils import timezone
 from core.errors import Unauthorized
 from users.cache import user_version_store
 from users.models import RefreshToken, User, normalize_email
+from users.signals import user_profile_changed
 from users.tokens import (
     INVALID_TOKEN,
     REFRESH,
@@ -77,7 +83,7 @@ def auth_login(*, email: str, password: str) -> TokenPair:
     return _token_pair_issue(user=user, family=uuid.uuid4())
 
 
-def _user_tokens_revoke(*, user_id: int) -> int:
+def user_tokens_revoke(*, user_id: int) -> int:
     """Bumps token_version (every access and refresh token of the user stops working) and
     publishes the new version to the cache once committed."""
     User.objects.filter(pk=user_id).update(token_version=F("token_version") + 1)
@@ -85,6 +91,32 @@ def _user_tokens_revoke(*, user_id: int) -> int:
     if version is not None:
         transaction.on_commit(lambda: user_version_store(user_id=user_id, version=version))
     return version or 0
+
+
+# Changing any of these revokes every token of the user.
+SECURITY_FIELDS = frozenset({"is_active", "is_superuser", "password"})
+# Member items (orgs' tenancy cache) carry these.
+PROFILE_FIELDS = frozenset({"email", "full_name"})
+
+
+@transaction.atomic
+def user_save(*, user: User, changed: Iterable[str] = ()) -> User:
+    """Saves an edited user; `changed` names the fields the editor changed (a new user: none).
+    Deactivation or a change of privilege revokes the user's tokens; a new email or name is
+    announced (`user_profile_changed`) so cached copies go."""
+    changed = set(changed)
+    user.save()
+    if changed & SECURITY_FIELDS:
+        user_tokens_revoke(user_id=user.pk)
+    if changed & PROFILE_FIELDS:
+        user_profile_changed.send(sender=User, user_id=user.pk)
+    return user
+
+
+def user_password_save(*, user: User) -> None:
+    """Stores the password just set on `user` (`set_password`, `set_unusable_password`) and
+    revokes every token issued before it."""
+    user_save(user=user, changed={"password"})
 
 
 def auth_refresh(*, refresh_token: str) -> TokenPair:
@@ -117,11 +149,11 @@ def auth_refresh(*, refresh_token: str) -> TokenPair:
         # A refresh token presented twice was stolen or replayed: revoke its family and,
         # since the thief cannot be told from the owner, every token of the user.
         RefreshToken.objects.filter(family=row.family).update(revoked=True)
-        _user_tokens_revoke(user_id=row.user_id)
+        user_tokens_revoke(user_id=row.user_id)
     raise Unauthorized(INVALID_TOKEN)  # after the commit, so the revocation is kept
 
 
 @transaction.atomic
 def auth_logout(*, user_id: int) -> None:
-    _user_tokens_revoke(user_id=user_id)  # the user's row before the tokens', as auth_refresh
+    user_tokens_revoke(user_id=user_id)  # the user's row before the tokens', as auth_refresh
     RefreshToken.objects.filter(user_id=user_id, revoked=False).update(revoked=True)

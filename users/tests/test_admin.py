@@ -52,3 +52,45 @@ def test_the_user_change_form_answers_without_showing_the_password_hash(superuse
 
     assert response.status_code == 200
     assert User.objects.get(pk=user.pk).password not in response.content.decode()
+
+
+def _change(superuser_client, user, **fields):
+    data = {"email": user.email, "full_name": user.full_name, "is_active": "on", **fields}
+    data = {name: value for name, value in data.items() if value is not None}
+    return superuser_client.post(reverse("admin:users_user_change", args=[user.pk]), data)
+
+
+def test_deactivating_a_user_in_the_admin_revokes_their_tokens_at_once(
+    superuser_client, api, employee, django_capture_on_commit_callbacks
+):
+    token = api.token_for(employee.user)
+    assert api.get(None, "/api/auth/me", token=token).status_code == 200  # cached as valid
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = _change(superuser_client, employee.user, is_active=None)
+
+    assert response.status_code == 302
+    assert api.get(None, "/api/auth/me", token=token).status_code == 401
+    assert api.get(employee, "/me", token=token).status_code == 401
+
+
+def test_a_new_password_set_in_the_admin_revokes_tokens_and_a_name_change_does_not(
+    superuser_client, api, employee, django_capture_on_commit_callbacks
+):
+    token = api.token_for(employee.user)
+    assert api.get(employee, "/me", token=token).status_code == 200  # member entry cached
+
+    with django_capture_on_commit_callbacks(execute=True):
+        renamed = _change(superuser_client, employee.user, full_name="Renamed Person")
+    assert renamed.status_code == 302
+    me = api.get(employee, "/me", token=token)
+    assert me.status_code == 200
+    assert me.json()["full_name"] == "Renamed Person"  # the cached member item went
+
+    url = reverse("admin:auth_user_password_change", args=[employee.user.pk])
+    with django_capture_on_commit_callbacks(execute=True):
+        changed = superuser_client.post(
+            url, {"password1": "a-new-pass-9876", "password2": "a-new-pass-9876"}
+        )
+    assert changed.status_code == 302
+    assert api.get(employee, "/me", token=token).status_code == 401

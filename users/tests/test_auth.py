@@ -13,6 +13,7 @@ import pytest
 from django.conf import settings
 
 from users.models import User
+from users.services import user_save
 from users.tests.factories import TEST_PASSWORD, UserFactory
 from users.tokens import refresh_token_encode
 
@@ -308,7 +309,7 @@ def test_a_token_stops_working_on_the_next_request_after_the_user_is_deactivated
 
     user.is_active = False
     with django_capture_on_commit_callbacks(execute=True):
-        user.save()  # User.save bumps token_version; the signal publishes it on commit
+        user_save(user=user, changed={"is_active"})  # bumps token_version, published on commit
 
     _assert_401_envelope(api.get(None, "/api/auth/me", token=token))
     _assert_401_envelope(api.get(employee, "/me", token=token))
