@@ -65,9 +65,10 @@ bench-ci: migrate ## CI gate: seed a small org (once) and check the query budget
 	$(PY) manage.py bench --slug ci-bench --requests 50 --warmup 5 --no-ratios \
 		--json .data/bench-ci.json --html .data/bench-ci.html
 
-lint: venv ## ruff check and format check
+lint: venv ## ruff check, format check, and the import layering (lint-imports, pyproject.toml)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports --no-cache
 
 format: venv ## Apply ruff fixes and formatting
 	$(VENV)/bin/ruff check --fix .
