@@ -29,6 +29,8 @@ ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "te
 
 INSTALLED_APPS = [
     "django.contrib.admin",
+    # Before django.contrib.auth: its `changepassword` command (which revokes tokens) wins.
+    "users",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -37,7 +39,6 @@ INSTALLED_APPS = [
     "corsheaders",
     "ninja",  # serves Swagger UI from local static files (works offline)
     "core",
-    "users",
     "orgs",
     "goals",
     "evaluations",

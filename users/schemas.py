@@ -1,13 +1,9 @@
 from __future__ import annotations
 
 from ninja import Schema
-from pydantic import ConfigDict, Field
+from pydantic import Field
 
-
-class StrictIn(Schema):
-    """Input schemas reject unknown fields (422), so nothing unexpected is ever bound."""
-
-    model_config = ConfigDict(extra="forbid")
+from core.inputs import StrictIn
 
 
 class LoginIn(StrictIn):
