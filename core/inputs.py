@@ -1,4 +1,7 @@
-"""Field types for JSON request bodies that accept exactly what the OpenAPI document promises.
+"""Strict inputs: the one base of every input schema, and field types for JSON request bodies
+that accept exactly what the OpenAPI document promises.
+
+`StrictIn` refuses unknown fields (422), so nothing unexpected is ever bound.
 
 Pydantic's lax mode coerces: `"5"` and `true` pass as the integer 5 and 1, `0` as the boolean
 false, `0` or `"0"` as the date 1970-01-01. The document says `integer`, `boolean` and
@@ -20,12 +23,19 @@ import re
 from typing import Annotated, Any
 
 from annotated_types import Interval
-from pydantic import BeforeValidator, Strict
+from ninja import Schema
+from pydantic import BeforeValidator, ConfigDict, Strict
 
 NOT_AN_INTEGER = "Input should be a valid integer"
 NOT_A_NUMBER = "Input should be a valid number"
 NOT_A_DATE = "Input should be a date string in the format YYYY-MM-DD"
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+class StrictIn(Schema):
+    """The base of every input schema (and of the shapes inside one): unknown fields are 422."""
+
+    model_config = ConfigDict(extra="forbid")
 
 
 def _json_integer(value: Any) -> Any:

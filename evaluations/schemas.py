@@ -6,9 +6,9 @@ from datetime import date, datetime
 from typing import Annotated, Literal
 
 from ninja import Schema
-from pydantic import ConfigDict, Field
+from pydantic import Field
 
-from core.inputs import json_int
+from core.inputs import StrictIn, json_int
 from goals.schemas import CatalogOut, GoalOut
 from orgs.schemas import MemberOut
 
@@ -19,17 +19,13 @@ Rating = json_int(ge=1, le=10)
 Comment = Annotated[str, Field(max_length=5000)]
 
 
-class SelfAssessmentIn(Schema):
-    model_config = ConfigDict(extra="forbid")
-
+class SelfAssessmentIn(StrictIn):
     rating: Rating
     comment: Comment = ""  # PUT replaces: an omitted comment is stored as ""
     status: Literal["draft", "submitted"]
 
 
-class FeedbackIn(Schema):
-    model_config = ConfigDict(extra="forbid")
-
+class FeedbackIn(StrictIn):
     rating: Rating
     comment: Comment = ""
     status: Literal["draft", "published"]

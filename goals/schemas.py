@@ -6,9 +6,9 @@ import datetime
 from typing import Any, Literal
 
 from ninja import Schema
-from pydantic import ConfigDict, Field, field_validator
+from pydantic import Field, field_validator
 
-from core.inputs import JsonBool, JsonDate, JsonInt, json_int, not_null
+from core.inputs import JsonBool, JsonDate, JsonInt, StrictIn, json_int, not_null
 from core.pagination import Cursor, Limit
 from goals.target_data import target_data_json_schema
 
@@ -17,18 +17,14 @@ GoalCategory = Literal["performance", "competency", "core_value"]
 Weight = json_int(ge=1, le=100)
 
 
-class _In(Schema):
-    model_config = ConfigDict(extra="forbid")
-
-
-class PeriodIn(_In):
+class PeriodIn(StrictIn):
     name: str = Field(min_length=1, max_length=100)
     starts_on: JsonDate
     ends_on: JsonDate
     status: Literal["planned", "active"] = "planned"
 
 
-class PeriodPatch(_In):
+class PeriodPatch(StrictIn):
     name: str | None = Field(None, min_length=1, max_length=100)
     starts_on: JsonDate | None = None
     ends_on: JsonDate | None = None
@@ -49,7 +45,7 @@ class PeriodPage(Schema):
     next_cursor: str | None
 
 
-class CatalogIn(_In):
+class CatalogIn(StrictIn):
     name: str = Field(min_length=1, max_length=200)
     description: str = Field("", max_length=2000)
     is_active: JsonBool = True
@@ -68,7 +64,7 @@ class CatalogPage(Schema):
     next_cursor: str | None
 
 
-class PageFilter(_In):
+class PageFilter(StrictIn):
     cursor: Cursor | None = None
     limit: Limit = 50
 
@@ -80,7 +76,7 @@ class GoalFilter(PageFilter):
     category: GoalCategory | None = None
 
 
-class GoalIn(_In):
+class GoalIn(StrictIn):
     period_id: JsonInt
     category: GoalCategory
     title: str = Field(min_length=1, max_length=200)
@@ -91,7 +87,7 @@ class GoalIn(_In):
     owner_id: JsonInt | None = None
 
 
-class GoalPatch(_In):
+class GoalPatch(StrictIn):
     # Any of these; none may be null (`not_null`: the published schema says so too).
     title: str | None = Field(None, min_length=1, max_length=200, json_schema_extra=not_null)
     weight: Weight | None = Field(None, json_schema_extra=not_null)
@@ -130,11 +126,11 @@ class GoalItems(Schema):
     items: list[GoalOut]
 
 
-class RejectIn(_In):
+class RejectIn(StrictIn):
     comment: str = Field(min_length=1, max_length=5000)
 
 
-class BulkStatusIn(_In):
+class BulkStatusIn(StrictIn):
     goal_ids: list[JsonInt] = Field(
         min_length=1, max_length=500, json_schema_extra={"uniqueItems": True}
     )

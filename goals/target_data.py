@@ -1,6 +1,6 @@
 """`Goal.target_data`: a discriminated union on `type`, one shape per goal category.
 
-Used at the API boundary (GoalCreate / GoalUpdate) and again by `Goal.save()`, so neither the
+Used at the API boundary (GoalIn / GoalPatch) and again by `Goal.save()`, so neither the
 admin nor a service can store an invalid structure. Catalog ids are checked against the org
 by the goal services (a database question, not a shape question).
 """
@@ -9,18 +9,14 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+from pydantic import Field, TypeAdapter, ValidationError
 
-from core.inputs import JsonNumber, json_int
+from core.inputs import JsonNumber, StrictIn, json_int
 
 ShortText = Annotated[str, Field(min_length=1, max_length=500)]
 
 
-class _Target(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class PerformanceTarget(_Target):
+class PerformanceTarget(StrictIn):
     type: Literal["performance"]
     metric: str = Field(min_length=1, max_length=200)
     target: JsonNumber
@@ -29,14 +25,14 @@ class PerformanceTarget(_Target):
     direction: Literal["increase", "decrease", "maintain"]
 
 
-class CompetencyTarget(_Target):
+class CompetencyTarget(StrictIn):
     type: Literal["competency"]
     competency_id: json_int(ge=1)
     expected_level: json_int(ge=1, le=5)
     action_plan: list[ShortText] = Field(default_factory=list, max_length=10)
 
 
-class CoreValueTarget(_Target):
+class CoreValueTarget(StrictIn):
     type: Literal["core_value"]
     core_value_id: json_int(ge=1)
     behaviors: list[ShortText] = Field(min_length=1, max_length=10)

@@ -6,9 +6,8 @@ from typing import Any, Literal
 from ninja import Schema
 from pydantic import Field
 
-from core.inputs import JsonBool, JsonInt, not_null
+from core.inputs import JsonBool, JsonInt, StrictIn, not_null
 from core.pagination import Cursor, Limit
-from users.schemas import StrictIn
 
 
 class OrgBrief(Schema):
