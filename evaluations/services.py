@@ -23,14 +23,14 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
-from core.errors import Conflict, Forbidden, NotFound, Unprocessable, detail
+from core.errors import Conflict, Forbidden, Unprocessable, detail
 from evaluations.models import SelfAssessment, SupervisorFeedback
 from goals.models import Goal, Period
-from goals.permissions import ensure_reviewer, goal_visibility_q
+from goals.permissions import ensure_reviewer
+from goals.selectors import goal_get_for_update
 from orgs.audit import changes_between, record_change
 from orgs.models import Membership, Organization
 
-GOAL_NOT_FOUND = "Goal not found."
 NOT_OWNER = "Only the goal's owner can write its self-assessment."
 GOAL_NOT_APPROVED = "The goal is not approved."
 PERIOD_NOT_ACTIVE = "The goal's period is not active."
@@ -38,19 +38,6 @@ PERIOD_CLOSED = "The goal's period is closed."
 ASSESSMENT_SUBMITTED = "The self-assessment has been submitted and can no longer be changed."
 FEEDBACK_PUBLISHED = "Published feedback cannot be returned to draft."
 RATING_OUT_OF_SCALE = "The rating must be between 1 and {scale}."
-
-
-def _goal_get_for_update(*, org: Organization, actor: Membership, goal_id: int) -> Goal:
-    """The goal, locked, with its period and owner; 404 when not in the org or not visible."""
-    goal = (
-        Goal.objects.select_related("period", "owner")
-        .select_for_update(of=("self",))
-        .filter(goal_visibility_q(actor), org=org, pk=goal_id)
-        .first()
-    )
-    if goal is None:
-        raise NotFound(GOAL_NOT_FOUND)
-    return goal
 
 
 def _ensure_rating_in_scale(*, org: Organization, rating: int) -> None:
@@ -86,7 +73,7 @@ def self_assessment_put(
     comment: str,
     status: str,
 ) -> SelfAssessment:
-    goal = _goal_get_for_update(org=org, actor=actor, goal_id=goal_id)
+    goal = goal_get_for_update(org=org, actor=actor, goal_id=goal_id)
     if goal.owner_id != actor.pk:
         raise Forbidden(NOT_OWNER)
     _ensure_rating_in_scale(org=org, rating=rating)
@@ -139,7 +126,7 @@ def feedback_put(
     comment: str,
     status: str,
 ) -> SupervisorFeedback:
-    goal = _goal_get_for_update(org=org, actor=actor, goal_id=goal_id)
+    goal = goal_get_for_update(org=org, actor=actor, goal_id=goal_id)
     ensure_reviewer(actor, owner_id=goal.owner_id, owner_supervisor_id=goal.owner.supervisor_id)
     _ensure_rating_in_scale(org=org, rating=rating)
     _ensure_goal_approved(goal)

@@ -73,6 +73,28 @@ def goal_get(*, org: Organization, actor: Membership, goal_id: int) -> Goal:
     return goal
 
 
+def goal_get_for_update(
+    *, org: Organization, actor: Membership, goal_id: int, lock_owner: bool = False
+) -> Goal:
+    """The goal (with owner and period) locked, for a write in the caller's transaction; 404
+    when it is not in the org or not visible to the actor. `lock_owner` also locks the owner's
+    membership row, which serializes that owner's submits so two can't both pass the weight
+    check.
+
+    With the owner, FOR NO KEY UPDATE (the goal and membership keys do not change): it still
+    excludes another submit's lock and the last-admin check's, but not the KEY SHARE that
+    inserts referencing the owner (an audit event of theirs) take, so those need not wait."""
+    goal = (
+        Goal.objects.select_related("owner", "period")
+        .select_for_update(of=("self", "owner") if lock_owner else ("self",), no_key=lock_owner)
+        .filter(goal_visibility_q(actor), org=org, pk=goal_id)
+        .first()
+    )
+    if goal is None:
+        raise NotFound(GOAL_NOT_FOUND)
+    return goal
+
+
 def periods_given_or_active(*, org: Organization, period_id: int | None) -> QuerySet[Period]:
     """The period a page or dashboard is about: the one asked for, else the org's active one
     (at most one row; unevaluated, so callers can embed it as a subquery)."""

@@ -6,6 +6,7 @@ from core.errors import Forbidden
 from orgs.models import Membership
 
 ROLE_NOT_ALLOWED = "Your role does not allow this action."
+ADMIN_ONLY = "Only an admin can do this."
 ADMIN = Membership.Role.ADMIN
 MANAGER = Membership.Role.MANAGER
 
@@ -16,7 +17,9 @@ def ensure_role(actor: Membership, *roles: str, message: str = ROLE_NOT_ALLOWED)
 
 
 def ensure_admin(actor: Membership) -> None:
-    ensure_role(actor, ADMIN)
+    """Admin only, for every app (members, departments, audit log, periods, catalogs,
+    admin dashboards)."""
+    ensure_role(actor, ADMIN, message=ADMIN_ONLY)
 
 
 def ensure_admin_or_manager(actor: Membership) -> None:

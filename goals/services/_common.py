@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from core.errors import Conflict, Forbidden
+from core.errors import Conflict
 from goals.models import Period
-from orgs.models import Membership
 
-ADMIN_ONLY = "Only an admin can do this."
 PERIOD_CLOSED = "The period is closed; it is read-only."
 PERIOD_ALREADY_ACTIVE = "Another period of this organization is already active."
 PERIOD_BAD_TRANSITION = (
@@ -32,11 +30,6 @@ PERIOD_TRANSITIONS = {
     ("closed", "active"),
 }
 GOAL_FIELDS = ("period_id", "owner_id", "category", "title", "weight", "target_data", "status")
-
-
-def ensure_admin(actor: Membership) -> None:
-    if actor.role != Membership.Role.ADMIN:
-        raise Forbidden(ADMIN_ONLY)
 
 
 def ensure_period_open(period: Period) -> None:

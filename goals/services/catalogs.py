@@ -6,12 +6,10 @@ from django.db import IntegrityError, transaction
 
 from core.errors import Conflict
 from goals.models import Competency, CoreValue
-from goals.services._common import (
-    CATALOG_NAME_TAKEN,
-    ensure_admin,
-)
+from goals.services._common import CATALOG_NAME_TAKEN
 from orgs.audit import record_change
 from orgs.models import Membership, Organization
+from orgs.permissions import ensure_admin
 
 
 def _catalog_create(model, entity_type: str, *, org, actor, name, description, is_active):

@@ -18,7 +18,7 @@ from goals.permissions import (
     goal_visibility_q,
     is_reviewer,
 )
-from goals.selectors import GOAL_NOT_FOUND
+from goals.selectors import GOAL_NOT_FOUND, goal_get_for_update
 from goals.services._common import (
     GOAL_FIELDS,
     GOAL_NOT_DELETABLE,
@@ -36,6 +36,7 @@ from goals.target_data import target_data_errors
 from orgs.audit import AuditEntry, audit_record_many, changes_between, record_change
 from orgs.cache import bump_org_version_on_commit
 from orgs.models import Membership, Organization
+from orgs.permissions import ADMIN, ensure_role
 
 
 def _goal_state(goal: Goal) -> dict[str, Any]:
@@ -59,26 +60,6 @@ def _validate_target_data(*, org: Organization, category: str, data: dict[str, A
         raise Unprocessable(details=[detail(["body", "target_data", field], UNKNOWN_ID)])
 
 
-def _goal_for_update(
-    *, org: Organization, actor: Membership, goal_id: int, lock_owner: bool = False
-) -> Goal:
-    """The goal (with owner and period) locked; `lock_owner` also locks the owner's membership
-    row, which serializes that owner's submits so two can't both pass the weight check.
-
-    With the owner, FOR NO KEY UPDATE (the goal and membership keys do not change): it still
-    excludes another submit's lock and the last-admin check's, but not the KEY SHARE that
-    inserts referencing the owner (an audit event of theirs) take, so those need not wait."""
-    goal = (
-        Goal.objects.select_related("owner", "period")
-        .select_for_update(of=("self", "owner") if lock_owner else ("self",), no_key=lock_owner)
-        .filter(goal_visibility_q(actor), org=org, pk=goal_id)
-        .first()
-    )
-    if goal is None:
-        raise NotFound(GOAL_NOT_FOUND)
-    return goal
-
-
 @transaction.atomic
 def goal_create(
     *,
@@ -92,7 +73,7 @@ def goal_create(
     owner_id: int | None = None,
 ) -> Goal:
     if owner_id is not None and owner_id != actor.pk:
-        _ensure_admin_for_owner(actor)
+        ensure_role(actor, ADMIN, message=OWNER_NOT_SELF)
         if not Membership.objects.filter(org=org, pk=owner_id, is_active=True).exists():
             raise Unprocessable(details=[detail(["body", "owner_id"], UNKNOWN_ID)])
     period = Period.objects.filter(org=org, pk=period_id).first()
@@ -120,17 +101,12 @@ def goal_create(
     return goal
 
 
-def _ensure_admin_for_owner(actor: Membership) -> None:
-    if actor.role != Membership.Role.ADMIN:
-        raise Forbidden(OWNER_NOT_SELF)
-
-
 @transaction.atomic
 def goal_update(
     *, org: Organization, actor: Membership, goal_id: int, data: dict[str, Any]
 ) -> Goal:
     """Owner or admin, while draft or rejected. A rejected goal stays rejected until resubmitted."""
-    goal = _goal_for_update(org=org, actor=actor, goal_id=goal_id)
+    goal = goal_get_for_update(org=org, actor=actor, goal_id=goal_id)
     ensure_editor(actor, owner_id=goal.owner_id)
     ensure_period_open(goal.period)
     if goal.status not in (Goal.Status.DRAFT, Goal.Status.REJECTED):
@@ -158,7 +134,7 @@ def goal_update(
 
 @transaction.atomic
 def goal_delete(*, org: Organization, actor: Membership, goal_id: int) -> None:
-    goal = _goal_for_update(org=org, actor=actor, goal_id=goal_id)
+    goal = goal_get_for_update(org=org, actor=actor, goal_id=goal_id)
     ensure_editor(actor, owner_id=goal.owner_id)
     ensure_period_open(goal.period)
     if goal.status != Goal.Status.DRAFT:
@@ -177,7 +153,7 @@ def goal_delete(*, org: Organization, actor: Membership, goal_id: int) -> None:
 
 @transaction.atomic
 def goal_submit(*, org: Organization, actor: Membership, goal_id: int) -> Goal:
-    goal = _goal_for_update(org=org, actor=actor, goal_id=goal_id, lock_owner=True)
+    goal = goal_get_for_update(org=org, actor=actor, goal_id=goal_id, lock_owner=True)
     ensure_editor(actor, owner_id=goal.owner_id)
     ensure_period_open(goal.period)
     if goal.status not in (Goal.Status.DRAFT, Goal.Status.REJECTED):
@@ -238,7 +214,7 @@ _ACTION_NAMES = {
 def goal_review(
     *, org: Organization, actor: Membership, goal_id: int, approve: bool, comment: str = ""
 ) -> Goal:
-    goal = _goal_for_update(org=org, actor=actor, goal_id=goal_id)
+    goal = goal_get_for_update(org=org, actor=actor, goal_id=goal_id)
     ensure_reviewer(actor, owner_id=goal.owner_id, owner_supervisor_id=goal.owner.supervisor_id)
     ensure_period_open(goal.period)
     if goal.status != Goal.Status.SUBMITTED:

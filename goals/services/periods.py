@@ -16,11 +16,11 @@ from goals.services._common import (
     PERIOD_DATES,
     PERIOD_NAME_TAKEN,
     PERIOD_TRANSITIONS,
-    ensure_admin,
     ensure_period_open,
 )
 from orgs.audit import changes_between, record_change
 from orgs.models import Membership, Organization
+from orgs.permissions import ensure_admin
 
 
 def _period_state(period: Period) -> dict[str, Any]:
