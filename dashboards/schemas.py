@@ -1,6 +1,8 @@
-from datetime import date, datetime
+from datetime import datetime
 
 from ninja import Field, Schema
+
+from goals.schemas import PeriodBrief
 
 
 class StatsOut(Schema):
@@ -11,14 +13,6 @@ class StatsOut(Schema):
     new_users_today: int
     new_users_week: int
     timestamp: datetime
-
-
-class PeriodBrief(Schema):
-    id: int
-    name: str
-    status: str
-    starts_on: date
-    ends_on: date
 
 
 class GoalCounts(Schema):

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import datetime
 from typing import Annotated, Literal
 
 from ninja import Schema
 from pydantic import Field
 
 from core.inputs import StrictIn, json_int
-from goals.schemas import CatalogOut, GoalOut
+from goals.schemas import CatalogOut, GoalOut, PeriodBrief
 from orgs.schemas import MemberOut
 
 # Outer bounds only (the widest scale an org may choose); the org's own scale is checked by
@@ -57,14 +57,6 @@ class FeedbackOut(Schema):
 # --- Page-shaped reads ------------------------------------------------------------------
 
 
-class PagePeriodOut(Schema):
-    id: int
-    name: str
-    status: str
-    starts_on: date
-    ends_on: date
-
-
 class PageGoalOut(GoalOut):
     self_assessment: SelfAssessmentOut | None
     feedback: FeedbackOut | None
@@ -91,7 +83,7 @@ class PagePermissionsOut(Schema):
 
 
 class GoalListPageOut(Schema):
-    period: PagePeriodOut | None
+    period: PeriodBrief | None
     owner: MemberOut
     goals: list[PageGoalOut]
     totals: GoalTotalsOut

@@ -40,6 +40,15 @@ class PeriodOut(Schema):
     created_at: datetime.datetime
 
 
+# The period as page-shaped reads and dashboards show it (goals.selectors.PERIOD_BRIEF_FIELDS).
+class PeriodBrief(Schema):
+    id: int
+    name: str
+    status: str
+    starts_on: datetime.date
+    ends_on: datetime.date
+
+
 class PeriodPage(Schema):
     items: list[PeriodOut]
     next_cursor: str | None
