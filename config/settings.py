@@ -123,6 +123,8 @@ if DB_POOL:
     }
     DATABASES["default"]["CONN_MAX_AGE"] = 0
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+# Django's backend with a pool check that costs no round trip unless the socket has news.
+DATABASES["default"]["ENGINE"] = "core.postgresql"
 # Lets several test runs share one server (each with its own test database).
 if env.str("TEST_DATABASE_NAME", default=""):
     DATABASES["default"]["TEST"] = {"NAME": env.str("TEST_DATABASE_NAME")}

@@ -19,12 +19,11 @@ import urllib.request
 from collections import Counter
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import quote
 
 import pytest
 from django.conf import settings
 
-from config.tests.servers import gunicorn_start, process_stop
+from core.tests.servers import database_url, gunicorn_start, process_stop
 from conftest import RUN_PREFIX
 from evaluations.models import SelfAssessment
 from goals.models import Goal
@@ -42,19 +41,6 @@ WORKERS = 10  # sync workers, one per racing request: none waits for a free work
 ADMIN, MANAGER, EMPLOYEE = Membership.Role.ADMIN, Membership.Role.MANAGER, Membership.Role.EMPLOYEE
 
 pytestmark = pytest.mark.usefixtures("transactional_db")
-
-
-def _database_url(db: dict[str, Any]) -> str:
-    """The test database (its name is only known once pytest-django has created it)."""
-    user, password = quote(db["USER"] or "", safe=""), quote(db["PASSWORD"] or "", safe="")
-    credentials = f"{user}:{password}@" if password else (f"{user}@" if user else "")
-    # A unix socket directory comes as HOST or, from `?host=` in the URL, as OPTIONS["host"].
-    host = db["HOST"] or db.get("OPTIONS", {}).get("host", "")
-    port, name = db["PORT"] or "", quote(db["NAME"], safe="")
-    if host.startswith("/"):
-        query = f"?host={quote(host, safe='/')}" + (f"&port={port}" if port else "")
-        return f"postgresql://{credentials}/{name}{query}"
-    return f"postgresql://{credentials}{host}{f':{port}' if port else ''}/{name}"
 
 
 @dataclass
@@ -113,7 +99,7 @@ def server(django_db_setup):
     env = {
         **os.environ,
         "DEBUG": "true",
-        "DATABASE_URL": _database_url(settings.DATABASES["default"]),
+        "DATABASE_URL": database_url(settings.DATABASES["default"]),
         "REDIS_URL": settings.CACHES["default"]["LOCATION"],
         "CACHE_KEY_PREFIX": RUN_PREFIX,  # the suite's prefix: flushed before every test
         "JWT_SIGNING_KEY": settings.JWT_SIGNING_KEY,  # tokens minted here are valid there

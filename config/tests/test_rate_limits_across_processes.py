@@ -9,7 +9,7 @@ from contextlib import ExitStack
 
 from django.conf import settings
 
-from config.tests.servers import gunicorn_start, process_stop
+from core.tests.servers import gunicorn_start, process_stop
 from conftest import RUN_PREFIX
 
 LIMIT = 6

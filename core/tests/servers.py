@@ -8,6 +8,8 @@ import subprocess
 import sys
 import time
 import urllib.request
+from typing import Any
+from urllib.parse import quote
 
 import pytest
 from django.conf import settings
@@ -57,3 +59,16 @@ def gunicorn_start(
             time.sleep(0.1)
     process_stop(server)
     pytest.fail(f"gunicorn did not answer within {wait_seconds:.0f} s")
+
+
+def database_url(db: dict[str, Any]) -> str:
+    """The test database (its name is only known once pytest-django has created it)."""
+    user, password = quote(db["USER"] or "", safe=""), quote(db["PASSWORD"] or "", safe="")
+    credentials = f"{user}:{password}@" if password else (f"{user}@" if user else "")
+    # A unix socket directory comes as HOST or, from `?host=` in the URL, as OPTIONS["host"].
+    host = db["HOST"] or db.get("OPTIONS", {}).get("host", "")
+    port, name = db["PORT"] or "", quote(db["NAME"], safe="")
+    if host.startswith("/"):
+        query = f"?host={quote(host, safe='/')}" + (f"&port={port}" if port else "")
+        return f"postgresql://{credentials}/{name}{query}"
+    return f"postgresql://{credentials}{host}{f':{port}' if port else ''}/{name}"
