@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -17,14 +19,18 @@ from core.pagination import (
 )
 from core.pagination import _after as keyset_after
 from orgs.models import AuditEvent, Department, Membership, Organization
+from orgs.permissions import ensure_admin, ensure_admin_or_manager
 from users.selectors import user_get
 from users.tokens import INVALID_TOKEN
 
+# The member item of the API contract (`orgs.schemas.MemberOut`), the one definition every app
+# reads it by: `.annotate(**MEMBER_USER_FIELDS).values(*MEMBER_ITEM_FIELDS)` on memberships,
+# or `member_item(member)` for one in hand.
 MEMBER_ITEM_FIELDS = (
     "id",
     "user_id",
-    "user__email",
-    "user__full_name",
+    "email",
+    "full_name",
     "role",
     "department_id",
     "supervisor_id",
@@ -32,6 +38,30 @@ MEMBER_ITEM_FIELDS = (
     "is_active",
     "created_at",
 )
+MEMBER_USER_FIELDS = {"email": F("user__email"), "full_name": F("user__full_name")}
+
+
+def page_cache_args(
+    selector: Callable[..., Any],
+    *,
+    org: Organization,
+    audience: str,
+    params: dict[str, Any],
+    **caller: Any,
+) -> dict[str, Any]:
+    """What `core.pagecache.cached_page` takes besides the request, for the page that
+    `selector(org=org, **caller, **params)` builds: keyed by the selector, the org's data
+    version that tenant resolution read (an org loaded any other way has none, and is served
+    fresh), `audience` (who shares an entry) and `params`. The caller of this function has
+    checked, before, that the actor may read what `audience` shares."""
+    return {
+        "org_id": org.pk,
+        "version": getattr(org, "data_version", None),
+        "name": f"{selector.__module__}.{selector.__name__}",
+        "audience": audience,
+        "params": params,
+        "build": partial(selector, org=org, **caller, **params),
+    }
 
 
 def org_entry_load(*, slug: str) -> dict[str, Any] | None:
@@ -43,30 +73,22 @@ def org_entry_load(*, slug: str) -> dict[str, Any] | None:
     )
 
 
-def member_item_from_row(row: dict[str, Any]) -> dict[str, Any]:
-    """A `.values(*MEMBER_ITEM_FIELDS)` row shaped as the API's member item."""
+def member_item(member: Membership) -> dict[str, Any]:
+    """The member item of a membership in hand (its user loaded)."""
     return {
-        "id": row["id"],
-        "user_id": row["user_id"],
-        "email": row["user__email"],
-        "full_name": row["user__full_name"],
-        "role": row["role"],
-        "department_id": row["department_id"],
-        "supervisor_id": row["supervisor_id"],
-        "title": row["title"],
-        "is_active": row["is_active"],
-        "created_at": row["created_at"],
+        name: getattr(member.user if name in MEMBER_USER_FIELDS else member, name)
+        for name in MEMBER_ITEM_FIELDS
     }
 
 
 def member_entry_load(*, org_id: int, user_id: int) -> dict[str, Any] | None:
     """The caller's member item in one org (cached by tenant resolution), or None."""
-    row = (
+    return (
         Membership.objects.filter(org_id=org_id, user_id=user_id)
+        .annotate(**MEMBER_USER_FIELDS)
         .values(*MEMBER_ITEM_FIELDS)
         .first()
     )
-    return member_item_from_row(row) if row else None
 
 
 def user_memberships(*, user_id: int) -> list[dict[str, Any]]:
@@ -127,6 +149,7 @@ def _member_search(queryset: QuerySet, term: str) -> QuerySet:
 def member_list(
     *,
     org: Organization,
+    actor: Membership,
     is_active: bool | None = None,
     role: str | None = None,
     department_id: int | None = None,
@@ -146,7 +169,11 @@ def member_list(
 
     A department id of another org matches nothing: an empty page, never an error.
     `offset` and `cursor` may be combined (offset skips rows after the cursor).
+
+    Admins and managers read all of it (managers read-only: the directory is how they find
+    people, e.g. to name a supervisor); employees get 403.
     """
+    ensure_admin_or_manager(actor)
     base = Membership.objects.filter(org=org)
     if is_active is not None:
         base = base.filter(is_active=is_active)
@@ -170,7 +197,8 @@ def member_list(
             queryset = queryset.filter(keyset_after(ordering, values))
         except (ValueError, TypeError, ValidationError) as exc:
             raise Unprocessable(details=[detail(["query", "cursor"], INVALID_CURSOR)]) from exc
-    rows = list(queryset.values(*MEMBER_ITEM_FIELDS, "_total")[offset : offset + limit + 1])
+    page = queryset.annotate(**MEMBER_USER_FIELDS).values(*MEMBER_ITEM_FIELDS, "_total")
+    rows = list(page[offset : offset + limit + 1])
     if rows:
         count = rows[0]["_total"]
     elif offset or cursor:
@@ -181,17 +209,14 @@ def member_list(
     if len(rows) > limit:
         rows = rows[:limit]
         last = rows[-1]
-        next_cursor = cursor_encode([last[MEMBER_SORT_FIELDS[sort_by]], last["id"]])
+        next_cursor = cursor_encode([last[sort_by], last["id"]])
+    for row in rows:
+        del row["_total"]
     return {
-        "items": [member_item_from_row(row) for row in rows],
+        "items": rows,
         "count": count,
         "next_cursor": next_cursor,
     }
-
-
-def member_item_get(*, org: Organization, member_id: int) -> dict[str, Any] | None:
-    row = Membership.objects.filter(org=org, pk=member_id).values(*MEMBER_ITEM_FIELDS).first()
-    return member_item_from_row(row) if row else None
 
 
 DEPARTMENT_FIELDS = ("id", "name", "created_at")
@@ -225,13 +250,15 @@ AUDIT_FIELDS = (
 def audit_list(
     *,
     org: Organization,
+    actor: Membership,
     entity_type: str | None = None,
     entity_id: int | None = None,
     actor_id: int | None = None,
     limit: int = DEFAULT_LIMIT,
     cursor: str | None = None,
 ) -> dict[str, Any]:
-    """The org's audit log, newest first, keyset by (-created_at, -id). One query."""
+    """The org's audit log, newest first, keyset by (-created_at, -id). One query. Admin only."""
+    ensure_admin(actor)
     queryset = AuditEvent.objects.filter(org=org)
     if entity_type is not None:
         queryset = queryset.filter(entity_type=entity_type)

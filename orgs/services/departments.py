@@ -1,4 +1,4 @@
-"""Department writes: names unique per org (409), audited."""
+"""Department writes: admin only; names unique per org (409), audited."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from django.db import IntegrityError, transaction
 from core.errors import Conflict, NotFound, detail
 from orgs.audit import record_change
 from orgs.models import Department, Membership, Organization
+from orgs.permissions import ensure_admin
 
 DEPARTMENT_EXISTS = "A department with this name already exists."
 UNKNOWN_DEPARTMENT_404 = "Department not found."
@@ -27,6 +28,7 @@ def _department_name_taken(*, org: Organization, name: str, exclude_id: int | No
 
 @transaction.atomic
 def department_create(*, org: Organization, actor: Membership, name: str) -> dict[str, Any]:
+    ensure_admin(actor)
     name = name.strip()
     if _department_name_taken(org=org, name=name):
         raise Conflict(DEPARTMENT_EXISTS, details=[detail(["body", "name"], DEPARTMENT_EXISTS)])
@@ -52,6 +54,7 @@ def department_create(*, org: Organization, actor: Membership, name: str) -> dic
 def department_update(
     *, org: Organization, actor: Membership, department_id: int, name: str
 ) -> dict[str, Any]:
+    ensure_admin(actor)
     department = Department.objects.select_for_update().filter(org=org, pk=department_id).first()
     if department is None:
         raise NotFound(UNKNOWN_DEPARTMENT_404)

@@ -1,4 +1,5 @@
-"""Member writes: bulk create (all or nothing) and PATCH, keeping the org's last admin."""
+"""Member writes (admin only): bulk create (all or nothing) and PATCH, keeping the org's last
+admin."""
 
 from __future__ import annotations
 
@@ -13,7 +14,8 @@ from core.errors import Conflict, NotFound, Unprocessable, detail
 from orgs.audit import AuditEntry, audit_record_many, changes_between, record_change
 from orgs.cache import bump_org_version_on_commit, keys_delete_on_commit, member_key
 from orgs.models import Department, Membership, Organization
-from orgs.selectors import supervisor_chain_check
+from orgs.permissions import ensure_admin
+from orgs.selectors import member_item, supervisor_chain_check
 from users.models import User, normalize_email
 from users.services import password_hash_provisional
 
@@ -39,21 +41,6 @@ class MemberRow:
     supervisor_email: str | None = None
     title: str = ""
     password: str | None = None
-
-
-def _member_item(member: Membership, user: User) -> dict[str, Any]:
-    return {
-        "id": member.pk,
-        "user_id": user.pk,
-        "email": user.email,
-        "full_name": user.full_name,
-        "role": member.role,
-        "department_id": member.department_id,
-        "supervisor_id": member.supervisor_id,
-        "title": member.title,
-        "is_active": member.is_active,
-        "created_at": member.created_at,
-    }
 
 
 def _bulk_validate(
@@ -169,6 +156,7 @@ def member_bulk_create(
     in the same org the email is then an ALREADY_MEMBER row (409), in another org the user
     the winner created joins. Nothing extra runs when there is no race.
     """
+    ensure_admin(actor)
     return _retry_race(lambda: _member_bulk_create(org=org, actor=actor, rows=rows))
 
 
@@ -240,7 +228,7 @@ def _member_bulk_create(
     # bulk_create sends no signals: a cached "not a member" for these users must go.
     keys_delete_on_commit(member_key(org.id, member.user_id) for member in members)
     bump_org_version_on_commit(org_id=org.id)
-    return [_member_item(member, member.user) for member in members]
+    return [member_item(member) for member in members]
 
 
 MEMBER_PATCH_FIELDS = ("role", "department_id", "supervisor_id", "title", "is_active")
@@ -262,6 +250,7 @@ def member_update(
     FOR NO KEY UPDATE: the foreign keys that other writes check on these rows (an audit
     event's actor, a goal's owner) take KEY SHARE, which it does not block.
     """
+    ensure_admin(actor)
     admin_ids = _active_admins_lock(org=org) if _may_lose_admin(data) else []
     member = (
         Membership.objects.select_for_update(of=("self",), no_key=True)
@@ -317,7 +306,7 @@ def member_update(
             entity_id=member.pk,
             changes=changes,
         )
-    return _member_item(member, member.user)
+    return member_item(member)
 
 
 def _loses_admin(member: Membership, after: dict[str, Any]) -> bool:
