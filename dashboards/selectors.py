@@ -1,21 +1,36 @@
+"""Reads of the dashboards: the org's member counts and the admin dashboard (admins only, checked
+here before any cache, since every admin shares their cached entries), and each member's own.
+"""
+
 from __future__ import annotations
 
 from datetime import timedelta
 from typing import Any
 
-from django.db.models import Count, F, IntegerField, OuterRef, Q, Subquery, Sum, Value
+from django.db.models import Count, IntegerField, OuterRef, Q, Subquery, Sum, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from core.errors import NotFound
 from evaluations.models import SelfAssessment, SupervisorFeedback
+from evaluations.permissions import feedback_published_q
+from evaluations.selectors import weighted_score, weighted_score_sums
 from goals.models import Goal
-from goals.selectors import PERIOD_BRIEF_FIELDS, PERIOD_NOT_FOUND, periods_given_or_active
+from goals.selectors import (
+    GOAL_STATUSES,
+    PERIOD_BRIEF_FIELDS,
+    PERIOD_NOT_FOUND,
+    goal_status_counts,
+    periods_given_or_active,
+)
 from orgs.models import Department, Membership, Organization
+from orgs.permissions import ensure_admin
+from orgs.selectors import page_cache_args
 
 
-def dashboard_stats(*, org: Organization) -> dict[str, Any]:
-    """Member counts of the org in one aggregate query (an index scan on org_id)."""
+def dashboard_stats(*, org: Organization, actor: Membership) -> dict[str, Any]:
+    """Member counts of the org in one aggregate query (an index scan on org_id). Admin only."""
+    ensure_admin(actor)
     now = timezone.now()
     start_of_day = now.replace(hour=0, minute=0, second=0, microsecond=0)
     counts = Membership.objects.filter(org=org).aggregate(
@@ -27,6 +42,13 @@ def dashboard_stats(*, org: Organization) -> dict[str, Any]:
         new_users_week=Count("id", filter=Q(created_at__gte=now - timedelta(days=7))),
     )
     return {**counts, "timestamp": now}
+
+
+def dashboard_stats_cached(*, org: Organization, actor: Membership) -> dict[str, Any]:
+    """`dashboard_stats` for `cached_page`: one entry that every admin shares, so the role
+    check runs here, before any cache lookup."""
+    ensure_admin(actor)
+    return page_cache_args(dashboard_stats, org=org, actor=actor, audience="admin", params={})
 
 
 def _period_or_404(*, org: Organization, period_id: int | None) -> dict[str, Any] | None:
@@ -50,10 +72,14 @@ def _count(queryset) -> Subquery:
     )
 
 
-def dashboard_admin(*, org: Organization, period_id: int | None) -> dict[str, Any]:
+def dashboard_admin(
+    *, org: Organization, actor: Membership, period_id: int | None
+) -> dict[str, Any]:
     """The admin dashboard in four aggregate queries, whatever the size of the org:
     period and members summary; goals by status and category; completion per department;
-    rating distribution. Members without a department are counted in the summary only."""
+    rating distribution. Members without a department are counted in the summary only.
+    Admin only."""
+    ensure_admin(actor)
     active_members = Membership.objects.filter(org_id=OuterRef("pk"), is_active=True)
     period = periods_given_or_active(org=org, period_id=period_id)
     period_row = (
@@ -82,7 +108,6 @@ def dashboard_admin(*, org: Organization, period_id: int | None) -> dict[str, An
 
     # Per department, one GROUP BY over the period's goals; a goal has at most one
     # self-assessment and one feedback row, so the joins do not multiply rows.
-    statuses = [choice for choice, _ in Goal.Status.choices]
     categories = [choice for choice, _ in Goal.Category.choices]
     per_department = list(
         goals.values("owner__department_id")
@@ -90,8 +115,8 @@ def dashboard_admin(*, org: Organization, period_id: int | None) -> dict[str, An
             goal_count=Count("id"),
             weight_sum=Coalesce(Sum("weight"), 0),
             self_assessed=Count("self_assessments", filter=Q(self_assessments__status="submitted")),
-            feedback_published=Count("feedback", filter=Q(feedback__status="published")),
-            **{f"status_{s}": Count("id", filter=Q(status=s)) for s in statuses},
+            feedback_published=Count("feedback", filter=feedback_published_q("feedback")),
+            **goal_status_counts(),
             **{f"category_{c}": Count("id", filter=Q(category=c)) for c in categories},
         )
         .order_by()
@@ -116,7 +141,7 @@ def dashboard_admin(*, org: Organization, period_id: int | None) -> dict[str, An
     )
     feedback_ratings = (
         SupervisorFeedback.objects.filter(
-            org=org, goal__period_id=the_period_id, status="published"
+            feedback_published_q(), org=org, goal__period_id=the_period_id
         )
         .values("rating")
         .annotate(kind=Value("feedback"), count=Count("id"))
@@ -142,7 +167,7 @@ def dashboard_admin(*, org: Organization, period_id: int | None) -> dict[str, An
         "goals": {
             "total": total("goal_count"),
             "weight_sum": total("weight_sum"),
-            "by_status": {st: total(f"status_{st}") for st in statuses},
+            "by_status": {st: total(f"status_{st}") for st in GOAL_STATUSES},
             "by_category": {c: total(f"category_{c}") for c in categories},
         },
         "departments": [
@@ -152,36 +177,50 @@ def dashboard_admin(*, org: Organization, period_id: int | None) -> dict[str, An
     }
 
 
+def dashboard_admin_cached(
+    *, org: Organization, actor: Membership, period_id: int | None
+) -> dict[str, Any]:
+    """`dashboard_admin` for `cached_page`: one entry that every admin shares, so the role
+    check runs here, before any cache lookup."""
+    ensure_admin(actor)
+    params = {"period_id": period_id}
+    return page_cache_args(dashboard_admin, org=org, actor=actor, audience="admin", params=params)
+
+
 def dashboard_me(*, org: Organization, member: Membership, period_id: int | None) -> dict:
     """The caller's own progress in a period, in two queries: the period, then one aggregate
     over their goals (feedback counts only once published: the owner never sees a draft)."""
     period = _period_or_404(org=org, period_id=period_id)
     goals = Goal.objects.filter(org=org, owner=member, period_id=period["id"] if period else None)
-    published = Q(feedback__status="published")
     counts = goals.aggregate(
         total=Count("id"),
         weight_sum=Coalesce(Sum("weight"), 0),
-        **{f"status_{s}": Count("id", filter=Q(status=s)) for s, _ in Goal.Status.choices},
+        **goal_status_counts(),
         self_assessed=Count("id", filter=Q(self_assessments__status="submitted")),
-        feedback_published=Count("id", filter=published),
-        weighted_points=Sum(F("weight") * F("feedback__rating"), filter=published),
-        weighted_weight=Sum("weight", filter=published),
+        feedback_published=Count("id", filter=feedback_published_q("feedback")),
+        **weighted_score_sums(),
     )
-    score = None
-    if counts["weighted_weight"]:
-        score = round(counts["weighted_points"] / counts["weighted_weight"], 2)
     return {
         "period": period,
         "member_id": member.pk,
         "goals": {
             "total": counts["total"],
             "weight_sum": counts["weight_sum"],
-            "by_status": {s: counts[f"status_{s}"] for s, _ in Goal.Status.choices},
+            "by_status": {s: counts[f"status_{s}"] for s in GOAL_STATUSES},
         },
         "self_assessments_submitted": counts["self_assessed"],
         "feedback_published": counts["feedback_published"],
-        "weighted_score": score,
+        "weighted_score": weighted_score(counts),
     }
+
+
+def dashboard_me_cached(
+    *, org: Organization, member: Membership, period_id: int | None
+) -> dict[str, Any]:
+    """`dashboard_me` for `cached_page`: every member may read their own; one entry each."""
+    audience = f"member:{member.pk}"
+    params = {"period_id": period_id}
+    return page_cache_args(dashboard_me, org=org, member=member, audience=audience, params=params)
 
 
 def _department_item(department: dict[str, Any], goals: dict[str, Any]) -> dict[str, Any]:

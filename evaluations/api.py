@@ -11,9 +11,8 @@ from evaluations.schemas import (
     SelfAssessmentOut,
     TeamPageOut,
 )
-from evaluations.selectors import goal_list_page, input_page, team_page
+from evaluations.selectors import goal_list_page_cached, input_page_cached, team_page_cached
 from evaluations.services import feedback_put, self_assessment_put
-from orgs.permissions import ensure_admin_or_manager
 from orgs.tenancy import OrgMemberAuth
 
 router = Router(auth=OrgMemberAuth(), tags=["evaluations"])
@@ -52,19 +51,9 @@ def goal_list_page_view(
     """One member's goals in a period with self-assessments, feedback, totals and the
     caller's permissions (default: the caller, the active period). Three SQL queries;
     cached 60 s per org data version and caller; ETag → 304."""
-    member = request.auth
-    owner_id = member_id or member.pk
-    return cached_page(
-        request=request,
-        org_id=member.org_id,
-        version=member.org.data_version,
-        name="evaluations.goal_list_page",
-        audience=f"{member.pk}:{owner_id}",
-        params={"period_id": period_id, "member_id": owner_id},
-        build=lambda: goal_list_page(
-            org=member.org, actor=member, member_id=owner_id, period_id=period_id
-        ),
-    )
+    m = request.auth
+    page = goal_list_page_cached(org=m.org, actor=m, member_id=member_id, period_id=period_id)
+    return cached_page(request=request, **page)
 
 
 @router.get("/evaluation/input-page", response=InputPageOut)
@@ -72,19 +61,9 @@ def input_page_view(request, org_slug: Path[str], member_id: int, period_id: int
     """The supervisor's (or an admin's) view of one report: the goal list with draft
     feedback plus the competency and core-value catalogs. Four SQL queries; an employee
     gets 403, a manager who is not the member's supervisor 404."""
-    member = request.auth
-    ensure_admin_or_manager(member)
-    return cached_page(
-        request=request,
-        org_id=member.org_id,
-        version=member.org.data_version,
-        name="evaluations.input_page",
-        audience=f"{member.pk}:{member_id}",
-        params={"period_id": period_id, "member_id": member_id},
-        build=lambda: input_page(
-            org=member.org, actor=member, member_id=member_id, period_id=period_id
-        ),
-    )
+    m = request.auth
+    page = input_page_cached(org=m.org, actor=m, member_id=member_id, period_id=period_id)
+    return cached_page(request=request, **page)
 
 
 @router.get("/evaluation/team-page", response=TeamPageOut)
@@ -97,16 +76,6 @@ def team_page_view(
 ):
     """The caller's direct reports (every member for an admin) with goal counts, progress
     and weighted score; cursor-paginated. Two SQL queries per page; employee → 403."""
-    member = request.auth
-    ensure_admin_or_manager(member)
-    return cached_page(
-        request=request,
-        org_id=member.org_id,
-        version=member.org.data_version,
-        name="evaluations.team_page",
-        audience=f"{member.pk}",
-        params={"period_id": period_id, "cursor": cursor, "limit": limit},
-        build=lambda: team_page(
-            org=member.org, actor=member, period_id=period_id, cursor=cursor, limit=limit
-        ),
-    )
+    m = request.auth
+    page = team_page_cached(org=m.org, actor=m, period_id=period_id, cursor=cursor, limit=limit)
+    return cached_page(request=request, **page)

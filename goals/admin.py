@@ -1,7 +1,8 @@
 """Django admin of goals, usable at 200,000 goals: joins listed up front, no full COUNT(*).
 
-`org`, `owner` and `reviewed_by` use raw id widgets: Organization and Membership admins (with
-the search fields autocomplete needs) belong to the orgs app. `period` autocompletes.
+Foreign keys autocomplete (`autocomplete_fields`), so no form renders a <select> of every row:
+`period` through PeriodAdmin here, `org`, `owner` and `reviewed_by` through the Organization and
+Membership admins of the orgs app, which carry the search fields autocomplete needs.
 """
 
 from django.contrib import admin

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import QuerySet
+from django.db.models import Count, Q, QuerySet
 
 from core.errors import NotFound
 from core.pagination import keyset_page
@@ -16,6 +16,8 @@ GOAL_NOT_FOUND = "Goal not found."
 PERIOD_NOT_FOUND = "Period not found."
 # The period as page-shaped reads and dashboards show it.
 PERIOD_BRIEF_FIELDS = ("id", "name", "status", "starts_on", "ends_on")
+
+GOAL_STATUSES = [status for status, _ in Goal.Status.choices]
 
 PERIOD_FIELDS = ("id", "name", "starts_on", "ends_on", "status", "created_at")
 CATALOG_FIELDS = ("id", "name", "description", "is_active", "created_at")
@@ -64,6 +66,11 @@ def goal_list(
         filters["category"] = category
     queryset = Goal.objects.filter(goal_visibility_q(actor), org=org, **filters)
     return keyset_page(queryset, ordering=["-created_at", "-id"], limit=limit, cursor=cursor)
+
+
+def goal_status_counts() -> dict[str, Count]:
+    """`status_<s>`: the number of goals in each status, for `.aggregate()` or `.annotate()`."""
+    return {f"status_{s}": Count("id", filter=Q(status=s)) for s in GOAL_STATUSES}
 
 
 def goal_get(*, org: Organization, actor: Membership, goal_id: int) -> Goal:

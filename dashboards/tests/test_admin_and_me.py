@@ -1,8 +1,11 @@
 import pytest
 
+from core.errors import Forbidden
+from dashboards.selectors import dashboard_admin, dashboard_stats
 from evaluations.tests.factories import rated_goal
 from goals.tests.factories import GoalFactory
 from orgs.cache import org_versions_bump
+from orgs.permissions import ADMIN_ONLY
 from orgs.tests.factories import MembershipFactory
 
 
@@ -122,3 +125,23 @@ def test_a_role_nobody_has_counts_0_not_null(api, admin):
     assert response.json()["members"] == {
         "total": 1, "active": 1, "by_role": {"admin": 1, "manager": 0, "employee": 0},
     }  # fmt: skip
+
+
+@pytest.mark.parametrize("path", ["/dashboards/admin", "/dashboards/stats"])
+def test_the_admins_cached_dashboards_never_reach_another_role(api, admin, manager, employee, path):
+    warm = api.get(admin, path)  # every admin shares this entry
+    assert warm.status_code == 200
+
+    for actor in (manager, employee):
+        refused = api.get(actor, path)
+        assert refused.status_code == 403
+        assert refused.json()["message"] == ADMIN_ONLY
+        assert api.get(actor, path, HTTP_IF_NONE_MATCH=warm["ETag"]).status_code == 403
+
+
+def test_the_admin_dashboards_refuse_other_roles_without_the_api(org, manager, employee):
+    for actor in (manager, employee):
+        with pytest.raises(Forbidden):
+            dashboard_stats(org=org, actor=actor)
+        with pytest.raises(Forbidden):
+            dashboard_admin(org=org, actor=actor, period_id=None)
