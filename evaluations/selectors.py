@@ -19,7 +19,7 @@ from core.errors import NotFound
 from core.pagination import keyset_page
 from evaluations.permissions import feedback_published_q, feedback_visible_flag
 from goals.models import Competency, CoreValue, Goal
-from goals.permissions import can_see_member, is_reviewer
+from goals.permissions import can_see_member, is_editor, is_reviewer
 from goals.selectors import (
     CATALOG_FIELDS,
     GOAL_STATUSES,
@@ -29,7 +29,7 @@ from goals.selectors import (
     periods_given_or_active,
 )
 from orgs.models import Membership, Organization
-from orgs.permissions import ensure_admin_or_manager
+from orgs.permissions import ensure_admin_or_manager, team_q
 from orgs.selectors import MEMBER_ITEM_FIELDS, MEMBER_USER_FIELDS, page_cache_args
 
 SELF_ASSESSMENT_FIELDS = (
@@ -149,9 +149,8 @@ def goal_list_page(
     counts = goals.aggregate(
         weight_sum=Coalesce(Sum("weight"), 0), **goal_status_counts(), **weighted_score_sums()
     )
-    is_owner = owner["id"] == actor.pk
     reviewer = is_reviewer(actor, owner_id=owner["id"], owner_supervisor_id=owner["supervisor_id"])
-    editor = is_owner or actor.role == Membership.Role.ADMIN
+    editor = is_editor(actor, owner_id=owner["id"])
     return {
         "period": period,
         "owner": owner,
@@ -229,9 +228,7 @@ def team_page(
     Managers and admins only (403)."""
     ensure_admin_or_manager(actor)
     periods = periods_given_or_active(org=org, period_id=period_id)
-    members = Membership.objects.filter(org=org)
-    if actor.role != Membership.Role.ADMIN:
-        members = members.filter(supervisor_id=actor.pk)
+    members = Membership.objects.filter(team_q(actor), org=org)
     # The period rides along as a scalar subquery on each member row (no extra query).
     members = members.annotate(
         **MEMBER_USER_FIELDS, page_period_id=Subquery(periods.values("id")[:1])

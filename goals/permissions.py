@@ -46,6 +46,11 @@ def ensure_reviewer(actor: Membership, *, owner_id: int, owner_supervisor_id: in
         raise Forbidden(NOT_REVIEWER)
 
 
+def is_editor(actor: Membership, *, owner_id: int) -> bool:
+    """The owner or an admin: who may change, submit or delete a goal."""
+    return owner_id == actor.pk or actor.role == Membership.Role.ADMIN
+
+
 def ensure_editor(actor: Membership, *, owner_id: int) -> None:
-    if owner_id != actor.pk and actor.role != Membership.Role.ADMIN:
+    if not is_editor(actor, owner_id=owner_id):
         raise Forbidden(NOT_EDITOR)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from django.db.models import Q
+
 from core.errors import Forbidden
 from orgs.models import Membership
 
@@ -24,3 +26,8 @@ def ensure_admin(actor: Membership) -> None:
 
 def ensure_admin_or_manager(actor: Membership) -> None:
     ensure_role(actor, ADMIN, MANAGER)
+
+
+def team_q(actor: Membership) -> Q:
+    """The members on the actor's team page: its direct reports; every member for an admin."""
+    return Q() if actor.role == ADMIN else Q(supervisor_id=actor.pk)

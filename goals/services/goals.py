@@ -36,7 +36,7 @@ from goals.target_data import target_data_errors
 from orgs.audit import AuditEntry, audit_record_many, changes_between, record_change
 from orgs.cache import bump_org_version_on_commit
 from orgs.models import Membership, Organization
-from orgs.permissions import ADMIN, ensure_role
+from orgs.permissions import ADMIN, MANAGER, ensure_role
 
 
 def _goal_state(goal: Goal) -> dict[str, Any]:
@@ -233,8 +233,7 @@ def goal_bulk_review(
 
     Constant cost: one SELECT … FOR UPDATE, one UPDATE, one INSERT of audit events.
     """
-    if actor.role == Membership.Role.EMPLOYEE:
-        raise Forbidden(NOT_REVIEWER)
+    ensure_role(actor, ADMIN, MANAGER, message=NOT_REVIEWER)
     if action == "reject" and not comment:
         raise Unprocessable(details=[detail(["body", "comment"], REJECT_NEEDS_COMMENT)])
     goals = {
