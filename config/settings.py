@@ -43,6 +43,7 @@ INSTALLED_APPS = [
     "goals",
     "evaluations",
     "dashboards",
+    "live",
     "perf",
     "django_prometheus",
 ]
@@ -177,6 +178,8 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = MAX_BODY_BYTES
 # Path + query string; longer is 414 in the envelope. Below gunicorn's request-line limit
 # (8190, config/gunicorn.conf.py), so the answer comes from the app, not gunicorn's HTML page.
 MAX_URL_BYTES = env.int("MAX_URL_BYTES", default=4096)
+# The change log keeps this many days (`manage.py prune_changes`); older cursors get 410.
+CHANGES_RETENTION_DAYS = env.int("CHANGES_RETENTION_DAYS", default=30)
 REQUEST_TIMEOUT = env.float("REQUEST_TIMEOUT", default=30.0)
 
 # --- Rate limits (core.ratelimit): "count/[n]unit", unit s, m, h or d; "0" turns one off --

@@ -12,8 +12,11 @@ invalidation is remembered by the process that made it and applied
 
 Two kinds of invalidation, both safe to apply twice: deleting keys, and moving version
 counters forward (a version seeded from the clock, then INCR: it never goes back, even after
-Redis lost its data, so an old ETag can never match new data). One `CacheRetry` object,
-`retrier`, holds everything pending in the process; the module functions are its methods.
+Redis lost its data, so an old ETag can never match new data), each with a companion head
+(an integer that only grows, set to the larger of itself and the new value in the same atomic
+step as the INCR: whoever reads both in one MGET sees a pair that belongs together). One
+`CacheRetry` object, `retrier`, holds everything pending in the process; the module functions
+are its methods.
 """
 
 from __future__ import annotations
@@ -35,12 +38,23 @@ def version_seed() -> int:
     return time.time_ns() // 1000
 
 
+# KEYS: version, head; ARGV: seed, head. Returns the new version.
+_BUMP = """
+local head = tonumber(ARGV[2])
+if head > 0 and head > tonumber(redis.call('get', KEYS[2]) or '0') then
+    redis.call('set', KEYS[2], head)
+end
+redis.call('set', KEYS[1], ARGV[1], 'NX')
+return redis.call('incr', KEYS[1])
+"""
+
+
 class CacheRetry:
     def __init__(self, interval: float = 1.0) -> None:
         self.interval = interval
         self._lock = threading.Lock()
         self._deletes: set[str] = set()  # full (prefixed) keys
-        self._bumps: set[str] = set()
+        self._bumps: dict[tuple[str, str], int] = {}  # (version key, head key) → head
         self._thread: threading.Thread | None = None
 
     def keys_delete(self, keys: Iterable[str]) -> None:
@@ -52,28 +66,38 @@ class CacheRetry:
         try:
             get_redis_connection("default").delete(*made)
         except (RedisError, OSError):
-            self._failed("invalidation", self._deletes, made)
+            with self._lock:
+                self._deletes.update(made)
+            self._failed("invalidation")
         else:
             with self._lock:
                 self._deletes.difference_update(made)
 
-    def versions_bump(self, keys: Iterable[str]) -> None:
-        """Moves each version counter forward (seeding a missing one first)."""
+    def versions_bump(self, bumps: Iterable[tuple[str, str, int]]) -> None:
+        """For each (version key, head key, head): the head raised to `head` (0: unchanged)
+        and the version moved forward (seeded first if missing), atomically."""
         with self._lock:
-            made = {cache.make_key(key) for key in keys} | self._bumps
+            made = dict(self._bumps)
+            for version_key, head_key, head in bumps:
+                pair = (cache.make_key(version_key), cache.make_key(head_key))
+                made[pair] = max(made.get(pair, 0), head)
         if not made:
             return
         try:
             pipe = get_redis_connection("default").pipeline(transaction=False)
-            for key in made:
-                pipe.set(key, version_seed(), nx=True)
-                pipe.incr(key)
+            for (version_key, head_key), head in made.items():
+                pipe.eval(_BUMP, 2, version_key, head_key, version_seed(), head)
             pipe.execute()
         except (RedisError, OSError):
-            self._failed("version bump", self._bumps, made)
+            with self._lock:
+                for pair, head in made.items():
+                    self._bumps[pair] = max(self._bumps.get(pair, 0), head)
+            self._failed("version bump")
         else:
             with self._lock:
-                self._bumps.difference_update(made)
+                for pair, head in made.items():
+                    if self._bumps.get(pair, -1) <= head:
+                        self._bumps.pop(pair, None)
 
     def pending_retry(self) -> bool:
         """Applies everything pending; True if some is still pending. Nothing pending (the
@@ -90,10 +114,9 @@ class CacheRetry:
             self._deletes.clear()
             self._bumps.clear()
 
-    def _failed(self, what: str, pending: set[str], keys: set[str]) -> None:
+    def _failed(self, what: str) -> None:
         logger.warning("cache %s failed; will retry", what, exc_info=True)
         with self._lock:
-            pending.update(keys)
             if self._thread is None:
                 self._thread = threading.Thread(
                     target=self._retry_loop, name="cadence-cache-retry", daemon=True

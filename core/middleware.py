@@ -23,6 +23,7 @@ from core.errors import (
 from core.inputs import NUL_CHARACTER, json_body_problems
 
 REQUEST_ID_HEADER = "X-Request-ID"
+CHANGE_SEQ_HEADER = "X-Change-Seq"
 _VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 logger = structlog.get_logger("cadence.errors")
 
@@ -53,7 +54,8 @@ class RequestIdMiddleware:
 
 
 class ApiErrorEnvelopeMiddleware:
-    """Under /api/, turns every error response not already in the envelope into it.
+    """Under /api/, turns every error response not already in the envelope into it, and marks
+    the answers of org-scoped reads with `X-Change-Seq` (set by tenant resolution).
 
     Ninja answers its own errors in the envelope (config.api); this catches the rest: an
     unknown path (Django's 404), a known path with the wrong method (Ninja's bare 405, whose
@@ -78,6 +80,14 @@ class ApiErrorEnvelopeMiddleware:
             response = enveloped
         if response.status_code == 405 and "Allow" in response:
             response["Allow"] = allow_with_head(response["Allow"])
+        change_seq = getattr(request, "change_seq", None)
+        if (
+            change_seq is not None
+            and request.method == "GET"
+            and response.status_code in (200, 304)
+        ):
+            # DESIGN.md §10: a client subscribes from here and misses nothing.
+            response[CHANGE_SEQ_HEADER] = str(change_seq)
         return response
 
     def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:

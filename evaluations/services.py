@@ -112,6 +112,8 @@ def self_assessment_put(
         entity_type="self_assessment",
         entity_id=assessment.pk,
         changes=changes_between(before, _snapshot(assessment, SELF_ASSESSMENT_AUDITED)),
+        owner_id=goal.owner_id,
+        change_entity_id=goal.pk,  # evaluations are addressed through their goal
     )
     return assessment
 
@@ -169,5 +171,9 @@ def feedback_put(
         entity_type="feedback",
         entity_id=feedback.pk,
         changes=changes_between(before, _snapshot(feedback, FEEDBACK_AUDITED)),
+        owner_id=goal.owner_id,
+        # The owner never sees a draft (evaluations.permissions): nor its changes.
+        reviewers_only=feedback.status != SupervisorFeedback.Status.PUBLISHED,
+        change_entity_id=goal.pk,
     )
     return feedback

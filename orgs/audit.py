@@ -1,22 +1,14 @@
-"""The audit log (DESIGN.md §3 AuditEvent): what every write does last, in its transaction."""
+"""The audit log and the change log (DESIGN.md §3, §10): what every write does last, in its
+transaction."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 from typing import Any
 
-from core.context import current_request_id
-from orgs.cache import bump_org_version_on_commit
-from orgs.models import AuditEvent, Membership, Organization
-
-
-@dataclass(slots=True)
-class AuditEntry:
-    action: str
-    entity_type: str
-    entity_id: int
-    changes: dict[str, Any] = field(default_factory=dict)
+from orgs.cache import org_version_publish_on_commit
+from orgs.changes import AuditEntry, change_log_append
+from orgs.models import Membership, Organization
 
 
 def record_change(
@@ -27,42 +19,37 @@ def record_change(
     entity_type: str,
     entity_id: int,
     changes: dict[str, Any] | None = None,
-) -> AuditEvent:
-    """What every write does last: audit it in the same transaction (`changes`: {field:
-    [before, after]}) and, once committed, bump the org data version so no cached page or
-    ETag outlives it."""
-    event = AuditEvent.objects.create(
+    owner_id: int | None = None,
+    reviewers_only: bool = False,
+    change_entity_id: int | None = None,
+) -> None:
+    """What every write does last: audit it and append it to the org's change log in the same
+    transaction (`changes`: {field: [before, after]}), and once committed publish the new head
+    and bump the org data version, so no cached page or ETag outlives it."""
+    audit_record_many(
         org=org,
-        actor_id=actor.pk if actor else None,
-        action=action,
-        entity_type=entity_type,
-        entity_id=entity_id,
-        changes=changes or {},
-        request_id=current_request_id(),
+        actor=actor,
+        entries=[
+            AuditEntry(
+                action=action,
+                entity_type=entity_type,
+                entity_id=entity_id,
+                changes=changes or {},
+                owner_id=owner_id,
+                reviewers_only=reviewers_only,
+                change_entity_id=change_entity_id,
+            )
+        ],
     )
-    bump_org_version_on_commit(org_id=org.id)
-    return event
 
 
 def audit_record_many(
     *, org: Organization, actor: Membership | None, entries: Iterable[AuditEntry]
 ) -> None:
-    """One INSERT for a whole batch (bulk actions)."""
-    request_id = current_request_id()
-    AuditEvent.objects.bulk_create(
-        [
-            AuditEvent(
-                org=org,
-                actor_id=actor.pk if actor else None,
-                action=entry.action,
-                entity_type=entry.entity_type,
-                entity_id=entry.entity_id,
-                changes=entry.changes,
-                request_id=request_id,
-            )
-            for entry in entries
-        ]
-    )
+    """One statement for a whole batch (bulk actions): audit events, changes, the org's head."""
+    head = change_log_append(org=org, actor_id=actor.pk if actor else None, entries=list(entries))
+    if head:
+        org_version_publish_on_commit(org_id=org.id, head=head)
 
 
 def changes_between(before: dict[str, Any], after: dict[str, Any]) -> dict[str, list[Any]]:

@@ -34,6 +34,11 @@ def org_version_key(org_id: int) -> str:
     return f"ver:{org_id}"
 
 
+def org_head_key(org_id: int) -> str:
+    """The org's change-log head (orgs.changes), published with each version bump."""
+    return f"head:{org_id}"
+
+
 def org_entry_store(*, slug: str, org: dict[str, Any] | None) -> None:
     cache.set(org_slug_key(slug), {"org": org}, ORG_TTL)
 
@@ -49,23 +54,35 @@ def keys_delete_on_commit(keys: Iterable[str]) -> None:
         transaction.on_commit(lambda: cache_retry.keys_delete(keys))
 
 
-def org_version_get_or_init(org_id: int) -> int | None:
-    """The org data version; None when Redis is unreachable (then nothing is cached)."""
+def org_version_get_or_init(org_id: int, *, head: int | None = None) -> int | None:
+    """The org data version; None when Redis is unreachable (then nothing is cached). A
+    `head` read from PostgreSQL is stored in the same round trip unless one is there."""
     cache_retry.pending_retry()  # failed invalidations first; no round trip when none
     key = cache.make_key(org_version_key(org_id))
     try:
         pipe = get_redis_connection("default").pipeline(transaction=False)
         pipe.set(key, cache_retry.version_seed(), nx=True)
         pipe.get(key)
+        if head is not None:
+            pipe.set(cache.make_key(org_head_key(org_id)), head, nx=True)
         return int(pipe.execute()[1])
     except (RedisError, OSError, TypeError, ValueError):
         logger.warning("org version unavailable", exc_info=True)
         return None
 
 
-def org_versions_bump(org_ids: set[int]) -> None:
-    cache_retry.versions_bump(org_version_key(org_id) for org_id in org_ids)
+def org_versions_bump(org_ids: set[int], *, head: int = 0) -> None:
+    """Moves each org's data version forward (and its change head up to `head`)."""
+    cache_retry.versions_bump(
+        (org_version_key(org_id), org_head_key(org_id), head) for org_id in org_ids
+    )
 
 
-def bump_org_version_on_commit(*, org_id: int) -> None:
-    transaction.on_commit(lambda: org_versions_bump({org_id}))
+def org_version_publish_on_commit(*, org_id: int, head: int) -> None:
+    """After commit: the new change head and a new data version, in one atomic step."""
+    transaction.on_commit(lambda: org_versions_bump({org_id}, head=head))
+
+
+def org_head_init(*, org_id: int, head: int) -> None:
+    """A head read from PostgreSQL, stored unless a newer one got there first."""
+    cache.add(org_head_key(org_id), head, timeout=None)

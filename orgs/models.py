@@ -19,6 +19,11 @@ class Organization(models.Model):
     name = models.CharField(max_length=200)
     is_active = models.BooleanField(default=True)
     created_at = models.DateTimeField(default=timezone.now)
+    # The org's change-log head: the seq of its last committed change (orgs.changes). Updated
+    # inside each writing transaction, so an org's changes commit in seq order.
+    change_seq = models.BigIntegerField(default=0, editable=False)
+    # Changes up to this seq were pruned (CHANGES_RETENTION_DAYS): a reader behind it resyncs.
+    change_pruned_seq = models.BigIntegerField(default=0, editable=False)
     rating_scale = models.PositiveSmallIntegerField(
         default=5, help_text="Ratings run from 1 to this value."
     )
@@ -137,3 +142,44 @@ class AuditEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.action} {self.entity_type}:{self.entity_id}"
+
+
+class Change(models.Model):
+    """One entry of the org's change log (DESIGN.md §10): what changed, never the values
+    (they are read through the API). The audit log's twin, written by the same calls
+    (orgs.audit) in the same transaction; `seq` counts per org, gapless, in commit order.
+
+    `owner` and `reviewers_only` carry what visibility needs: whose data it is (a goal's or an
+    evaluation's owner, a member itself; none for org-wide rows) and whether the owner may not
+    see it yet (a draft feedback)."""
+
+    org = models.ForeignKey(
+        Organization, on_delete=models.CASCADE, related_name="changes", db_index=False
+    )
+    seq = models.BigIntegerField()
+    type = models.CharField(max_length=64)
+    entity_type = models.CharField(max_length=32)
+    entity_id = models.BigIntegerField()
+    actor = models.ForeignKey(
+        Membership, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    owner = models.ForeignKey(
+        Membership,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_index=False,
+    )
+    reviewers_only = models.BooleanField(default=False)
+    fields = models.JSONField(default=list, blank=True)
+    at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["org", "seq"], name="orgs_change_org_seq"),
+        ]
+        indexes = [models.Index(fields=["org", "at"], name="orgs_change_org_at")]
+
+    def __str__(self) -> str:
+        return f"#{self.seq} {self.type} {self.entity_type}:{self.entity_id}"

@@ -65,10 +65,11 @@ def page_cache_args(
 
 
 def org_entry_load(*, slug: str) -> dict[str, Any] | None:
-    """The org as tenant resolution caches it, or None."""
+    """The org as tenant resolution caches it, or None; `change_seq` (its change-log head at
+    this moment) rides along for the caller and is not cached with the entry."""
     return (
         Organization.objects.filter(slug=slug)
-        .values("id", "slug", "name", "is_active", "rating_scale")
+        .values("id", "slug", "name", "is_active", "rating_scale", "change_seq")
         .first()
     )
 

@@ -19,6 +19,7 @@ from django.core.cache import cache
 from core.errors import NotFound
 from core.ratelimit import authentication_counted
 from orgs import cache as org_cache
+from orgs.changes import org_change_head
 from orgs.models import Membership, Organization
 from orgs.selectors import member_entry_load, org_entry_load
 from users.auth import Bearer, identity_resolve
@@ -28,12 +29,16 @@ ORG_NOT_FOUND = "Organization not found."
 _org_id_hints: dict[str, int] = {}
 
 
-def _org_entry(slug: str, cached: dict[str, Any] | None) -> dict[str, Any] | None:
+def _org_entry(
+    slug: str, cached: dict[str, Any] | None
+) -> tuple[dict[str, Any] | None, int | None]:
+    """The org entry, and its change head when it was just read from PostgreSQL."""
     if cached is not None:
-        return cached["org"]
+        return cached["org"], None
     org = org_entry_load(slug=slug)
+    head = org.pop("change_seq") if org is not None else None
     org_cache.org_entry_store(slug=slug, org=org)
-    return org
+    return org, head
 
 
 def _member_entry(org_id: int, user_id: int, cached: dict[str, Any] | None):
@@ -53,27 +58,40 @@ def membership_resolve(*, token: str, slug: str) -> Membership:
         keys += [
             org_cache.member_key(hinted_org_id, user_id),
             org_cache.org_version_key(hinted_org_id),
+            org_cache.org_head_key(hinted_org_id),
         ]
     identity, values = identity_resolve(token, user_id=user_id, extra_keys=keys, rate_scope=slug)
 
-    org = _org_entry(slug, values.get(slug_key))
+    org, fresh_head = _org_entry(slug, values.get(slug_key))
     if org is None or not org["is_active"]:
         raise NotFound(ORG_NOT_FOUND)
     org_id = org["id"]
     if org_id != hinted_org_id:
         _org_id_hints[slug] = org_id
         values = cache.get_many(
-            [org_cache.member_key(org_id, user_id), org_cache.org_version_key(org_id)]
+            [
+                org_cache.member_key(org_id, user_id),
+                org_cache.org_version_key(org_id),
+                org_cache.org_head_key(org_id),
+            ]
         )
     member = _member_entry(org_id, user_id, values.get(org_cache.member_key(org_id, user_id)))
     if member is None or not member["is_active"]:
         raise NotFound(ORG_NOT_FOUND)
+    head = values.get(org_cache.org_head_key(org_id))
+    missing_head = head is None
+    if missing_head:  # first use, or Redis lost it: the truth is in PostgreSQL
+        head = fresh_head if fresh_head is not None else org_change_head(org_id=org_id)
     version = values.get(org_cache.org_version_key(org_id))
-    if version is None:
-        version = org_cache.org_version_get_or_init(org_id)
+    if version is None:  # stores the head too, in the same round trip
+        version = org_cache.org_version_get_or_init(org_id, head=head if missing_head else None)
+    elif missing_head:
+        org_cache.org_head_init(org_id=org_id, head=head)
 
     structlog.contextvars.bind_contextvars(org=slug)
-    return membership_from_entries(org=org, member=member, version=version)
+    membership = membership_from_entries(org=org, member=member, version=version)
+    membership.org.change_head = head
+    return membership
 
 
 def membership_from_entries(
@@ -113,4 +131,7 @@ class OrgMemberAuth(Bearer):
 
     def authenticate(self, request, token: str) -> Membership:
         slug = request.resolver_match.kwargs.get("org_slug", "")
-        return authentication_counted(request, lambda: membership_resolve(token=token, slug=slug))
+        member = authentication_counted(request, lambda: membership_resolve(token=token, slug=slug))
+        # The change-log position the response's data reflects (read before the view runs).
+        request.change_seq = member.org.change_head
+        return member

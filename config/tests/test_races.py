@@ -23,8 +23,8 @@ from typing import Any
 import pytest
 from django.conf import settings
 
-from core.tests.servers import database_url, gunicorn_start, process_stop
 from conftest import RUN_PREFIX
+from core.tests.servers import database_url, gunicorn_start, process_stop
 from evaluations.models import SelfAssessment
 from goals.models import Goal
 from goals.services._common import GOAL_NOT_SUBMITTED, WEIGHT_BUDGET

@@ -9,8 +9,8 @@ from contextlib import ExitStack
 
 from django.conf import settings
 
-from core.tests.servers import gunicorn_start, process_stop
 from conftest import RUN_PREFIX
+from core.tests.servers import gunicorn_start, process_stop
 
 LIMIT = 6
 

@@ -10,8 +10,8 @@ import pytest
 from django.conf import settings
 from django.db import connection
 
-from core.tests.servers import database_url, gunicorn_start, process_stop
 from conftest import RUN_PREFIX
+from core.tests.servers import database_url, gunicorn_start, process_stop
 
 pytestmark = pytest.mark.usefixtures("transactional_db")
 

@@ -34,7 +34,6 @@ from goals.services._common import (
 )
 from goals.target_data import target_data_errors
 from orgs.audit import AuditEntry, audit_record_many, changes_between, record_change
-from orgs.cache import bump_org_version_on_commit
 from orgs.models import Membership, Organization
 from orgs.permissions import ADMIN, MANAGER, ensure_role
 
@@ -97,6 +96,7 @@ def goal_create(
         entity_type="goal",
         entity_id=goal.pk,
         changes=changes_between({}, _goal_state(goal)),
+        owner_id=goal.owner_id,
     )
     return goal
 
@@ -128,6 +128,7 @@ def goal_update(
             entity_type="goal",
             entity_id=goal.pk,
             changes=changes,
+            owner_id=goal.owner_id,
         )
     return goal
 
@@ -148,6 +149,7 @@ def goal_delete(*, org: Organization, actor: Membership, goal_id: int) -> None:
         entity_type="goal",
         entity_id=pk,
         changes={"title": [goal.title, None]},
+        owner_id=goal.owner_id,
     )
 
 
@@ -199,6 +201,7 @@ def _goal_transition(
         entity_type="goal",
         entity_id=goal.pk,
         changes=changes_between(before, {"status": status}),
+        owner_id=goal.owner_id,
     )
     return goal
 
@@ -286,11 +289,11 @@ def goal_bulk_review(
                 entity_type="goal",
                 entity_id=gid,
                 changes={"status": [Goal.Status.SUBMITTED, status]},
+                owner_id=goals[gid].owner_id,
             )
             for gid in goal_ids
         ],
     )
-    bump_org_version_on_commit(org_id=org.id)
     result = []
     for gid in goal_ids:
         goal = goals[gid]

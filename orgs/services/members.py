@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from core.errors import Conflict, NotFound, Unprocessable, detail
 from orgs.audit import AuditEntry, audit_record_many, changes_between, record_change
-from orgs.cache import bump_org_version_on_commit, keys_delete_on_commit, member_key
+from orgs.cache import keys_delete_on_commit, member_key
 from orgs.models import Department, Membership, Organization
 from orgs.permissions import ensure_admin
 from orgs.selectors import member_item, supervisor_chain_check
@@ -214,6 +214,7 @@ def _member_bulk_create(
                 action="member.create",
                 entity_type="membership",
                 entity_id=member.pk,
+                owner_id=member.pk,
                 changes={
                     "email": [None, member.user.email],
                     "role": [None, member.role],
@@ -227,7 +228,6 @@ def _member_bulk_create(
     )
     # bulk_create sends no signals: a cached "not a member" for these users must go.
     keys_delete_on_commit(member_key(org.id, member.user_id) for member in members)
-    bump_org_version_on_commit(org_id=org.id)
     return [member_item(member) for member in members]
 
 
@@ -305,6 +305,7 @@ def member_update(
             entity_type="membership",
             entity_id=member.pk,
             changes=changes,
+            owner_id=member.pk,
         )
     return member_item(member)
 

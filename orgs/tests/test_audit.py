@@ -1,9 +1,10 @@
 from orgs.audit import record_change
+from orgs.models import AuditEvent
 from orgs.tests.factories import MembershipFactory
 
 
 def _event(member, *, entity_type="membership", entity_id=1, action="member.update"):
-    return record_change(
+    record_change(
         org=member.org,
         actor=member,
         action=action,
@@ -11,6 +12,7 @@ def _event(member, *, entity_type="membership", entity_id=1, action="member.upda
         entity_id=entity_id,
         changes={"title": ["a", "b"]},
     )
+    return AuditEvent.objects.filter(org=member.org).latest("id")
 
 
 def test_admin_reads_the_audit_log_newest_first(api, admin, outsider):

@@ -118,8 +118,8 @@ def test_a_cold_org_me_costs_three_queries(api, employee, django_assert_num_quer
     with django_assert_num_queries(3):
         response = api.get(employee, "/me")
     assert response.status_code == 200
-    # 1 MGET (all misses), 2 SET auth:tok, 3 SET auth:ver, 4 SET org:slug, 5 MGET mem+ver,
-    # 6 SET mem, 7 pipeline SET NX + GET ver
+    # 1 MGET (all misses), 2 SET auth:tok, 3 SET auth:ver, 4 SET org:slug, 5 MGET
+    # mem+ver+head, 6 SET mem, 7 pipeline SET NX + GET ver + SET NX head
     assert _calls(response) == 7
 
 

@@ -1,0 +1,129 @@
+"""The org's change log (DESIGN.md §10): appended with the audit events, in one statement.
+
+Ordering: every append increments `Organization.change_seq` inside the writing transaction
+(`UPDATE … RETURNING`), which locks the org's row until commit. An org's writers therefore
+take their seqs in commit order: when a reader sees seq N committed, every lower seq of the org
+is committed or was rolled back with its transaction (and then never existed: a rollback
+takes the increment back too). So a reader resuming after N gets every later change exactly
+once, in order, with no gap — no snapshot arithmetic needed. The price is that two writes of
+one org serialize from their append to their commit; services append last, just before the
+commit, so the window is one statement long (measured in the README, "Live updates").
+
+The statement inserts the audit events and the changes and moves the counter in one round
+trip, so a write costs the same number of queries as before the change log existed.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.db import connection
+from django.utils import timezone
+
+from core.context import current_request_id
+from orgs.models import Organization
+
+# The last word of an audit action → the change type's verb (DESIGN.md §10 type names).
+_VERBS = {
+    "create": "created",
+    "update": "updated",
+    "delete": "deleted",
+    "submit": "submitted",
+    "approve": "approved",
+    "reject": "rejected",
+    "reopen": "reopened",
+}
+# Evaluations are saved or, once their status says so, submitted / published.
+_STATUS_TYPES = {
+    ("self_assessment", "submitted"): "self_assessment.submitted",
+    ("feedback", "published"): "feedback.published",
+}
+
+
+@dataclass(slots=True)
+class AuditEntry:
+    """One write's trace: its audit event (`changes`: {field: [before, after]}) and its change
+    (the field names)."""
+
+    action: str
+    entity_type: str
+    entity_id: int
+    changes: dict[str, Any] = field(default_factory=dict)
+    owner_id: int | None = None  # whose data it is (visibility of the change)
+    reviewers_only: bool = False  # hidden from the owner (a draft feedback)
+    # What the change log addresses when it is not the audited row: an evaluation's goal.
+    change_entity_id: int | None = None
+
+
+def change_type(action: str, entity_type: str, changes: dict[str, Any]) -> str:
+    if entity_type in ("self_assessment", "feedback"):
+        status = changes.get("status", [None, None])[1]
+        return _STATUS_TYPES.get((entity_type, status), f"{entity_type}.saved")
+    noun, _, verb = action.rpartition(".")
+    return f"{noun or entity_type}.{_VERBS.get(verb, verb)}"
+
+
+_APPEND = """
+WITH head AS (
+    UPDATE orgs_organization SET change_seq = change_seq + %(n)s WHERE id = %(org)s
+    RETURNING change_seq
+), entry AS (
+    SELECT * FROM unnest(
+        %(actions)s::text[], %(types)s::text[], %(entity_types)s::text[],
+        %(entity_ids)s::bigint[], %(change_entity_ids)s::bigint[], %(changes)s::jsonb[],
+        %(fields)s::jsonb[], %(owners)s::bigint[], %(reviewers_only)s::boolean[]
+    ) WITH ORDINALITY AS e(action, type, entity_type, entity_id, change_entity_id, changes,
+                           fields, owner_id, reviewers_only, n)
+), audit AS (
+    INSERT INTO orgs_auditevent
+        (org_id, actor_id, action, entity_type, entity_id, changes, request_id, created_at)
+    SELECT %(org)s, %(actor)s, action, entity_type, entity_id, changes, %(request_id)s, %(at)s
+    FROM entry ORDER BY n
+), change AS (
+    INSERT INTO orgs_change (org_id, seq, type, entity_type, entity_id, actor_id, owner_id,
+                             reviewers_only, fields, at)
+    SELECT %(org)s, head.change_seq - %(n)s + entry.n, type, entity_type, change_entity_id,
+           %(actor)s, owner_id, reviewers_only, fields, %(at)s
+    FROM head, entry
+    RETURNING seq
+)
+SELECT max(seq) FROM change
+"""
+
+
+def change_log_append(
+    *, org: Organization, actor_id: int | None, entries: Sequence[AuditEntry]
+) -> int:
+    """Writes the audit events and changes of `entries` (in their order) and returns the
+    org's new head seq. Must run inside the write's transaction."""
+    if not entries:
+        return 0
+    params = {
+        "n": len(entries),
+        "org": org.pk,
+        "actor": actor_id,
+        "request_id": current_request_id(),
+        "at": timezone.now(),
+        "actions": [e.action for e in entries],
+        "types": [change_type(e.action, e.entity_type, e.changes) for e in entries],
+        "entity_types": [e.entity_type for e in entries],
+        "entity_ids": [e.entity_id for e in entries],
+        "change_entity_ids": [e.change_entity_id or e.entity_id for e in entries],
+        "changes": [json.dumps(e.changes) for e in entries],
+        "fields": [json.dumps(sorted(e.changes)) for e in entries],
+        "owners": [e.owner_id for e in entries],
+        "reviewers_only": [e.reviewers_only for e in entries],
+    }
+    with connection.cursor() as cursor:
+        cursor.execute(_APPEND, params)
+        (head,) = cursor.fetchone()
+    return head
+
+
+def org_change_head(*, org_id: int) -> int:
+    """The seq of the org's last committed change (0 for none), from PostgreSQL."""
+    head = Organization.objects.filter(pk=org_id).values_list("change_seq", flat=True).first()
+    return head or 0
