@@ -27,6 +27,7 @@ def pytest_configure(config):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     # Each run has its own key prefix, so runs (and developers) never see each other's entries.
     settings.CACHES["default"]["KEY_PREFIX"] = RUN_PREFIX
+    settings.CHANNEL_LAYERS["default"]["CONFIG"]["prefix"] = f"{RUN_PREFIX}:live"
 
 
 def pytest_sessionfinish(session, exitstatus):

@@ -159,6 +159,14 @@ CACHES = {
 }
 DJANGO_REDIS_LOG_IGNORED_EXCEPTIONS = True
 DJANGO_REDIS_LOGGER = "cadence.cache"
+# Live rooms over Redis pub/sub (channels-redis); the prefix keeps deployments (and test runs)
+# apart on one Redis.
+CHANNEL_LAYERS = {
+    "default": {
+        "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
+        "CONFIG": {"hosts": [REDIS_URL], "prefix": f"{CACHE_KEY_PREFIX}:live"},
+    }
+}
 
 # --- Auth -----------------------------------------------------------------------------------
 JWT_ACCESS_TTL = env.int("JWT_ACCESS_TTL", default=900)
@@ -180,6 +188,17 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = MAX_BODY_BYTES
 MAX_URL_BYTES = env.int("MAX_URL_BYTES", default=4096)
 # The change log keeps this many days (`manage.py prune_changes`); older cursors get 410.
 CHANGES_RETENTION_DAYS = env.int("CHANGES_RETENTION_DAYS", default=30)
+
+# --- Live updates (live/, DESIGN.md §10): WebSockets on an ASGI server, rooms over Redis ------
+ASGI_APPLICATION = "config.asgi.application"
+WS_PORT = env.int("WS_PORT", default=8001)
+WS_MAX_PER_USER = env.int("WS_MAX_PER_USER", default=5)  # sockets per user per org (4429)
+WS_HELLO_SECONDS = env.float("WS_HELLO_SECONDS", default=5.0)  # 4408 after this
+WS_PING_SECONDS = env.float("WS_PING_SECONDS", default=25.0)
+WS_REVALIDATE_SECONDS = env.float("WS_REVALIDATE_SECONDS", default=1.0)  # logout → 4401
+WS_SEND_BUFFER = env.int("WS_SEND_BUFFER", default=1000)  # waiting messages before 4409
+WS_GAP_SECONDS = env.float("WS_GAP_SECONDS", default=1.0)  # a late message: read the log
+WS_STALE_SECONDS = env.int("WS_STALE_SECONDS", default=90)  # a socket with no ping stops counting
 REQUEST_TIMEOUT = env.float("REQUEST_TIMEOUT", default=30.0)
 
 # --- Rate limits (core.ratelimit): "count/[n]unit", unit s, m, h or d; "0" turns one off --

@@ -3,6 +3,8 @@ API at that moment, by the same rules as the reads."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.db.models import Q
 
 from goals.permissions import goal_visibility_q
@@ -28,3 +30,18 @@ def change_visibility_q(actor: Membership) -> Q:
     data_rows = ~Q(entity_type=MEMBER_ENTITY) & goal_visibility_q(actor, "owner")
     hidden = Q(reviewers_only=True, owner_id=actor.pk)
     return (Q(owner__isnull=True) | member_rows | data_rows) & ~hidden
+
+
+def change_visible(actor: Membership, item: dict[str, Any]) -> bool:
+    """`change_visibility_q` for one change in hand (a live message): the same rule, row by
+    row. live/tests checks that both agree on every kind of row."""
+    if actor.role == Membership.Role.ADMIN:
+        return True
+    owner = item["owner_id"]
+    if item["reviewers_only"] and owner == actor.pk:
+        return False
+    if owner is None or owner == actor.pk:
+        return True
+    if actor.role != Membership.Role.MANAGER:
+        return False
+    return item["entity_type"] == MEMBER_ENTITY or item["owner_supervisor_id"] == actor.pk

@@ -6,8 +6,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from django.db import transaction
+
 from orgs.cache import org_version_publish_on_commit
-from orgs.changes import AuditEntry, change_log_append
+from orgs.changes import AuditEntry, change_log_append, changes_committed
 from orgs.models import Membership, Organization
 
 
@@ -47,9 +49,13 @@ def audit_record_many(
     *, org: Organization, actor: Membership | None, entries: Iterable[AuditEntry]
 ) -> None:
     """One statement for a whole batch (bulk actions): audit events, changes, the org's head."""
-    head = change_log_append(org=org, actor_id=actor.pk if actor else None, entries=list(entries))
-    if head:
-        org_version_publish_on_commit(org_id=org.id, head=head)
+    items = change_log_append(org=org, actor_id=actor.pk if actor else None, entries=list(entries))
+    if items:
+        org_id = org.id
+        org_version_publish_on_commit(org_id=org_id, head=items[-1]["seq"])
+        transaction.on_commit(
+            lambda: changes_committed.send(sender=AuditEntry, org_id=org_id, items=items)
+        )
 
 
 def changes_between(before: dict[str, Any], after: dict[str, Any]) -> dict[str, list[Any]]:

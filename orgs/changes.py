@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.db import connection
+from django.dispatch import Signal
 from django.utils import timezone
 
 from core.context import current_request_id
@@ -88,19 +89,22 @@ WITH head AS (
     SELECT %(org)s, head.change_seq - %(n)s + entry.n, type, entity_type, change_entity_id,
            %(actor)s, owner_id, reviewers_only, fields, %(at)s
     FROM head, entry
-    RETURNING seq
+    RETURNING seq, owner_id
 )
-SELECT max(seq) FROM change
+SELECT change.seq, owner.supervisor_id FROM change
+LEFT JOIN orgs_membership owner ON owner.id = change.owner_id
+ORDER BY change.seq
 """
 
 
 def change_log_append(
     *, org: Organization, actor_id: int | None, entries: Sequence[AuditEntry]
-) -> int:
-    """Writes the audit events and changes of `entries` (in their order) and returns the
-    org's new head seq. Must run inside the write's transaction."""
+) -> list[dict[str, Any]]:
+    """Writes the audit events and changes of `entries` (in their order), inside the write's
+    transaction, and returns the change items as the feed shows them, plus what routing to
+    live subscribers needs (`owner_id`, `owner_supervisor_id`, `reviewers_only`)."""
     if not entries:
-        return 0
+        return []
     params = {
         "n": len(entries),
         "org": org.pk,
@@ -119,8 +123,27 @@ def change_log_append(
     }
     with connection.cursor() as cursor:
         cursor.execute(_APPEND, params)
-        (head,) = cursor.fetchone()
-    return head
+        rows = cursor.fetchall()
+    return [
+        {
+            "seq": seq,
+            "type": params["types"][n],
+            "entity_type": entry.entity_type,
+            "entity_id": params["change_entity_ids"][n],
+            "actor_id": actor_id,
+            "fields": sorted(entry.changes),
+            "at": params["at"],
+            "owner_id": entry.owner_id,
+            "owner_supervisor_id": supervisor_id,
+            "reviewers_only": entry.reviewers_only,
+        }
+        for n, (entry, (seq, supervisor_id)) in enumerate(zip(entries, rows, strict=True))
+    ]
+
+
+# Sent after the commit of a write that appended changes: `org_id`, `items` (as returned by
+# change_log_append). The live app listens (rooms); it is below none of the writers.
+changes_committed = Signal()
 
 
 def org_change_head(*, org_id: int) -> int:

@@ -49,7 +49,9 @@ def _member_entry(org_id: int, user_id: int, cached: dict[str, Any] | None):
     return member
 
 
-def membership_resolve(*, token: str, slug: str) -> Membership:
+def membership_resolve(*, token: str, slug: str, counted: bool = True) -> Membership:
+    """The caller's membership in the org `slug`; `counted=False` for checks that are not
+    the user's own requests (an open socket revalidating), which spend no rate budget."""
     user_id = token_peek_user_id(token)
     hinted_org_id = _org_id_hints.get(slug)
     slug_key = org_cache.org_slug_key(slug)
@@ -60,7 +62,9 @@ def membership_resolve(*, token: str, slug: str) -> Membership:
             org_cache.org_version_key(hinted_org_id),
             org_cache.org_head_key(hinted_org_id),
         ]
-    identity, values = identity_resolve(token, user_id=user_id, extra_keys=keys, rate_scope=slug)
+    identity, values = identity_resolve(
+        token, user_id=user_id, extra_keys=keys, rate_scope=slug if counted else None
+    )
 
     org, fresh_head = _org_entry(slug, values.get(slug_key))
     if org is None or not org["is_active"]:

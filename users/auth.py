@@ -49,18 +49,19 @@ def identity_resolve(
     *,
     user_id: int | None = None,
     extra_keys: Sequence[str] = (),
-    rate_scope: str = "-",
+    rate_scope: str | None = "-",
 ) -> tuple[Identity, dict[str, Any]]:
     """Verifies `token` and returns its identity plus the cached values of `extra_keys`,
     all fetched in the same MGET, which also counts the call against the user's rate limit
-    in `rate_scope` (the org slug, or "-" outside orgs). `user_id` is the token's unverified
-    `sub` when the caller already peeked at it (to build `extra_keys`): the token is read once
-    per request, and verified (signature, expiry) only when no verified entry is cached."""
+    in `rate_scope` (the org slug, or "-" outside orgs; None: not counted). `user_id` is the
+    token's unverified `sub` when the caller already peeked at it (to build `extra_keys`): the
+    token is read once per request, and verified (signature, expiry) only when no verified
+    entry is cached."""
     if user_id is None:
         user_id = token_peek_user_id(token)
     # Invalidations that failed in a Redis outage land before anything cached is read.
     cache_retry.pending_retry()
-    rate_counter = user_counter(user_id, rate_scope)
+    rate_counter = user_counter(user_id, rate_scope) if rate_scope is not None else None
     tok_key = auth_cache.token_key(token)
     ver_key = auth_cache.user_version_key(user_id)
     values, counts = cache_read_and_count([tok_key, ver_key, *extra_keys], [rate_counter])

@@ -48,17 +48,36 @@ def gunicorn_start(
         ],
         env=env, cwd=settings.BASE_DIR, stdout=subprocess.DEVNULL,
     )  # fmt: skip
+    return server, _wait_live(server, port, "gunicorn", wait_seconds)
+
+
+def uvicorn_start(env: dict[str, str], *, wait_seconds: float = 20) -> tuple[subprocess.Popen, int]:
+    """The ASGI application (HTTP and the live WebSockets) under one uvicorn process on a free
+    127.0.0.1 port; the caller stops it with `process_stop`."""
+    port = free_port()
+    server = subprocess.Popen(  # noqa: S603
+        [
+            sys.executable, "-m", "uvicorn", "config.asgi:application",
+            "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning",
+            "--ws", "websockets",
+        ],
+        env=env, cwd=settings.BASE_DIR, stdout=subprocess.DEVNULL,
+    )  # fmt: skip
+    return server, _wait_live(server, port, "uvicorn", wait_seconds)
+
+
+def _wait_live(server: subprocess.Popen, port: int, name: str, wait_seconds: float) -> int:
     deadline = time.monotonic() + wait_seconds
     while time.monotonic() < deadline:
         if server.poll() is not None:
-            pytest.fail("gunicorn exited at start-up")
+            pytest.fail(f"{name} exited at start-up")
         try:
             urllib.request.urlopen(f"http://127.0.0.1:{port}/health/live", timeout=1)  # noqa: S310
-            return server, port
+            return port
         except OSError:
             time.sleep(0.1)
     process_stop(server)
-    pytest.fail(f"gunicorn did not answer within {wait_seconds:.0f} s")
+    pytest.fail(f"{name} did not answer within {wait_seconds:.0f} s")
 
 
 def database_url(db: dict[str, Any]) -> str:

@@ -231,3 +231,49 @@ def test_reads_carry_the_change_seq_their_data_reflects(
 def test_writes_do_not_carry_a_change_seq(api, admin, method):
     response = getattr(api, method)(admin, "/departments", {"name": "X"})
     assert "X-Change-Seq" not in response
+
+
+def test_the_row_rule_and_the_query_rule_agree_on_every_kind_of_change(
+    admin, manager, employee, outsider
+):
+    """live.permissions has the rule twice: as a Q (the feed, the replay) and row by row (live
+    messages). Every combination of owner, entity and flag gets the same answer from both."""
+    from live.permissions import change_visibility_q, change_visible
+
+    other = MembershipFactory(org=admin.org, role="employee")
+    owners = [None, admin, manager, employee, other]
+    rows = []
+    for entity_type in ("goal", "feedback", "membership", "department"):
+        for owner in owners:
+            for reviewers_only in (False, True):
+                rows.append(
+                    Change(
+                        org=admin.org,
+                        seq=len(rows) + 1,
+                        type=f"{entity_type}.updated",
+                        entity_type=entity_type,
+                        entity_id=1,
+                        owner=owner,
+                        reviewers_only=reviewers_only,
+                    )
+                )
+    Change.objects.bulk_create(rows)
+    items = [
+        {
+            "seq": row.seq,
+            "entity_type": row.entity_type,
+            "owner_id": row.owner_id,
+            "owner_supervisor_id": row.owner.supervisor_id if row.owner else None,
+            "reviewers_only": row.reviewers_only,
+        }
+        for row in rows
+    ]
+    for actor in (admin, manager, employee, other):
+        by_query = set(
+            Change.objects.filter(org=admin.org)
+            .filter(change_visibility_q(actor))
+            .values_list("seq", flat=True)
+        )
+        by_row = {item["seq"] for item in items if change_visible(actor, item)}
+        assert by_query == by_row, actor.role
+        assert by_query  # everyone sees something (org-wide rows at least)
