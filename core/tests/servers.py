@@ -32,7 +32,7 @@ def process_stop(process: subprocess.Popen) -> None:
 
 
 def gunicorn_start(
-    env: dict[str, str], *, workers: int = 1, preload: bool = False, wait_seconds: float = 20
+    env: dict[str, str], *, workers: int = 1, preload: bool = False, wait_seconds: float = 60
 ) -> tuple[subprocess.Popen, int]:
     """`workers` sync workers on a free 127.0.0.1 port, answering `/health/live`; the caller
     stops it with `process_stop`. Race tests need several: one sync worker serializes
@@ -51,7 +51,7 @@ def gunicorn_start(
     return server, _wait_live(server, port, "gunicorn", wait_seconds)
 
 
-def uvicorn_start(env: dict[str, str], *, wait_seconds: float = 20) -> tuple[subprocess.Popen, int]:
+def uvicorn_start(env: dict[str, str], *, wait_seconds: float = 60) -> tuple[subprocess.Popen, int]:
     """The ASGI application (HTTP and the live WebSockets) under one uvicorn process on a free
     127.0.0.1 port; the caller stops it with `process_stop`."""
     port = free_port()
