@@ -4,7 +4,8 @@ The rule: the owner of a goal reads its feedback only once published; the review
 owner's supervisor, admins) read drafts too. Whose goals a member sees at all is goal
 visibility (`goals.permissions.goal_visibility_q`); this rule only hides drafts from the owner.
 Every read of feedback rows applies `feedback_visible_q`, in a filter or, where goals without
-feedback must stay in the answer, as the per-row flag `feedback_visible_flag`.
+feedback must stay in the answer, as the per-row flag `feedback_visible_flag`; a write marks its
+change `feedback_reviewers_only`, so the change feed hides it from the owner alike.
 """
 
 from __future__ import annotations
@@ -19,6 +20,12 @@ PUBLISHED = SupervisorFeedback.Status.PUBLISHED
 
 def _path(prefix: str, field: str) -> str:
     return f"{prefix}__{field}" if prefix else field
+
+
+def feedback_reviewers_only(status: str) -> bool:
+    """Whether feedback in `status` is for the reviewers only (its owner may not read it yet):
+    the rule of `feedback_visible_q` for one row in hand, e.g. the change a write records."""
+    return status != PUBLISHED
 
 
 def feedback_published_q(feedback: str = "") -> Q:

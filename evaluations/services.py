@@ -25,6 +25,7 @@ from django.utils import timezone
 
 from core.errors import Conflict, Forbidden, Unprocessable, detail
 from evaluations.models import SelfAssessment, SupervisorFeedback
+from evaluations.permissions import feedback_reviewers_only
 from goals.models import Goal, Period
 from goals.permissions import ensure_reviewer
 from goals.selectors import goal_get_for_update
@@ -172,8 +173,8 @@ def feedback_put(
         entity_id=feedback.pk,
         changes=changes_between(before, _snapshot(feedback, FEEDBACK_AUDITED)),
         owner_id=goal.owner_id,
-        # The owner never sees a draft (evaluations.permissions): nor its changes.
-        reviewers_only=feedback.status != SupervisorFeedback.Status.PUBLISHED,
+        # The owner never sees a draft: nor its changes.
+        reviewers_only=feedback_reviewers_only(feedback.status),
         change_entity_id=goal.pk,
     )
     return feedback

@@ -7,7 +7,11 @@ import pytest
 
 from core.errors import Forbidden
 from evaluations.models import SelfAssessment, SupervisorFeedback
-from evaluations.permissions import feedback_visible_flag, feedback_visible_q
+from evaluations.permissions import (
+    feedback_reviewers_only,
+    feedback_visible_flag,
+    feedback_visible_q,
+)
 from evaluations.selectors import input_page, team_page
 from evaluations.tests.factories import SelfAssessmentFactory, SupervisorFeedbackFactory
 from goals.models import Goal
@@ -57,3 +61,13 @@ def test_the_team_and_input_pages_refuse_employees_without_the_api(org, employee
         team_page(org=org, actor=employee, period_id=None, cursor=None, limit=50)
     with pytest.raises(Forbidden):
         input_page(org=org, actor=employee, member_id=employee.pk, period_id=None)
+
+
+@pytest.mark.parametrize("status", ["draft", "published"])
+def test_a_change_is_reviewers_only_exactly_when_the_owner_may_not_read_the_feedback(
+    employee, goals, status
+):
+    feedback = SupervisorFeedback.objects.filter(goal__in=goals, status=status).get()
+    owner_reads = SupervisorFeedback.objects.filter(feedback_visible_q(employee), pk=feedback.pk)
+
+    assert feedback_reviewers_only(status) is not owner_reads.exists()
