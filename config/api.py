@@ -9,6 +9,7 @@ from core.api import CadenceAPI
 from dashboards.api import router as dashboards_router
 from evaluations.api import router as evaluations_router
 from goals.api import router as goals_router
+from jobs.api import router as jobs_router
 from live.api import router as live_router
 from orgs.api import account_router
 from orgs.api import router as orgs_router
@@ -33,5 +34,6 @@ api.add_router("/org/{org_slug}/", goals_router)
 api.add_router("/org/{org_slug}/", evaluations_router)
 api.add_router("/org/{org_slug}/", dashboards_router)
 api.add_router("/org/{org_slug}/", live_router)
+api.add_router("/org/{org_slug}/", jobs_router)
 api.add_router("/perf/", perf_router)
 api.add_router("/ops/", ops_router)

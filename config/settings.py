@@ -44,6 +44,8 @@ INSTALLED_APPS = [
     "evaluations",
     "dashboards",
     "live",
+    "procrastinate.contrib.django",  # the job queue's tables (migrations), admin and commands
+    "jobs",
     "perf",
     "django_prometheus",
 ]
@@ -202,6 +204,30 @@ WS_STALE_SECONDS = env.int("WS_STALE_SECONDS", default=90)  # a socket with no p
 REQUEST_TIMEOUT = env.float("REQUEST_TIMEOUT", default=30.0)
 
 # --- Rate limits (core.ratelimit): "count/[n]unit", unit s, m, h or d; "0" turns one off --
+# --- Jobs and webhooks (jobs/, DESIGN.md §11): a procrastinate queue on this PostgreSQL -------
+# The member import's own body limit: `text/csv` up to IMPORT_MAX_BODY_BYTES on its route
+# (core.limits; any other body there keeps MAX_BODY_BYTES).
+IMPORT_MAX_BODY_BYTES = env.int("IMPORT_MAX_BODY_BYTES", default=10 * 1024 * 1024)
+MAX_BODY_BYTES_BY_PATH = [
+    (r"/api/org/[^/]+/members/import", "text/csv", IMPORT_MAX_BODY_BYTES),
+]
+IMPORT_MAX_ROWS = env.int("IMPORT_MAX_ROWS", default=50_000)
+IMPORT_BATCH_ROWS = env.int("IMPORT_BATCH_ROWS", default=5_000)  # rows per INSERT (and progress)
+IMPORT_THROTTLE_SECONDS = env.float("IMPORT_THROTTLE_SECONDS", default=0.0)  # pause per batch
+JOBS_WORKER_CONCURRENCY = env.int("JOBS_WORKER_CONCURRENCY", default=4)  # jobs run at once
+JOBS_HEARTBEAT_SECONDS = env.float("JOBS_HEARTBEAT_SECONDS", default=10.0)
+# A worker silent this long is gone (killed): its running jobs are retried or failed.
+JOBS_STALLED_SECONDS = env.float("JOBS_STALLED_SECONDS", default=30.0)
+JOBS_SWEEP_SECONDS = env.float("JOBS_SWEEP_SECONDS", default=5.0)  # the worker's safety net
+JOBS_STATEMENT_TIMEOUT_MS = env.int("JOBS_STATEMENT_TIMEOUT_MS", default=600_000)
+# /health reports the queue `down` (service `degraded`) when a job has waited longer.
+JOBS_HEALTH_MAX_AGE_SECONDS = env.float("JOBS_HEALTH_MAX_AGE_SECONDS", default=300.0)
+WEBHOOKS_ALLOW_LOOPBACK = env.bool("WEBHOOKS_ALLOW_LOOPBACK", default=False)  # dev and tests
+WEBHOOKS_TIMEOUT_SECONDS = env.float("WEBHOOKS_TIMEOUT_SECONDS", default=5.0)
+WEBHOOKS_RETRY_BASE_SECONDS = env.float("WEBHOOKS_RETRY_BASE_SECONDS", default=10.0)
+WEBHOOKS_RETRY_MAX_SECONDS = env.float("WEBHOOKS_RETRY_MAX_SECONDS", default=3600.0)
+WEBHOOKS_RETRY_FOR_SECONDS = env.float("WEBHOOKS_RETRY_FOR_SECONDS", default=24 * 3600.0)
+
 RATE_LIMITS_ENABLED = env.bool("RATE_LIMITS_ENABLED", default=True)
 RATE_LIMIT_USER = env.str("RATE_LIMIT_USER", default="1200/m")  # per user per org
 RATE_LIMIT_ANON = env.str("RATE_LIMIT_ANON", default="120/m")  # per IP, no valid token
@@ -281,6 +307,7 @@ LOGGING = {
         "django.request": {"level": "ERROR"},  # our envelope logs errors once, with context
         "django.server": {"level": "WARNING"},
     },
+        "procrastinate": {"level": "WARNING"},  # jobs log their own outcome (cadence.jobs)
 }
 structlog.configure(
     processors=[

@@ -3,11 +3,15 @@ in the envelope.
 
 URL limit: `MAX_URL_BYTES` (default 4096) for the path plus the query string as sent.
 
-Body limit: `MAX_BODY_BYTES` (default 1 MiB). A declared `Content-Length` above it is
-refused before a byte of the body is read. A body without a length (chunked transfer
-encoding, which gunicorn de-chunks and marks with `wsgi.input_terminated`) is read with a
-cap of `MAX_BODY_BYTES + 1` bytes: one byte too many and the answer is 413; otherwise the
-body is handed on to Django as if it had been sent with a `Content-Length`.
+Body limit: `MAX_BODY_BYTES` (default 1 MiB), or a route's own allowance from
+`MAX_BODY_BYTES_BY_PATH` — `(path regex, content type, bytes)` entries, e.g. the member
+import's 10 MiB of `text/csv` — for a body of that content type (any other body on that route
+keeps the default, so no JSON parser ever sees more than `MAX_BODY_BYTES`). A declared
+`Content-Length` above the limit is refused before a byte of the body is read. A body without
+a length (chunked transfer encoding, which gunicorn de-chunks and marks with
+`wsgi.input_terminated`) is read with a cap of the limit + 1 bytes: one byte too many and the
+answer is 413; otherwise the body is handed on to Django as if it had been sent with a
+`Content-Length`.
 
 Request timeout: `REQUEST_TIMEOUT` (default 30 s). Sync gunicorn workers cannot interrupt
 a running Python frame safely, so the timeout is enforced where a request spends its time,
@@ -32,6 +36,7 @@ CPU-bound Python that never touches the database is not interrupted: gunicorn's 
 from __future__ import annotations
 
 import io
+import re
 import time
 from contextvars import ContextVar
 
@@ -57,8 +62,16 @@ class RequestTimedOut(ApplicationError):
 # --- Body size --------------------------------------------------------------------------------
 
 
-def _too_large(request: HttpRequest) -> HttpResponse:
-    limit = settings.MAX_BODY_BYTES
+def body_limit(request: HttpRequest) -> int:
+    """The largest body this request may send: a route's allowance for its content type, or
+    MAX_BODY_BYTES."""
+    for pattern, content_type, limit in settings.MAX_BODY_BYTES_BY_PATH:
+        if request.content_type == content_type and re.fullmatch(pattern, request.path):
+            return limit
+    return settings.MAX_BODY_BYTES
+
+
+def _too_large(request: HttpRequest, limit: int) -> HttpResponse:
     return error_response(request, 413, message=BODY_TOO_LARGE.format(limit=limit))
 
 
@@ -73,7 +86,7 @@ class BodySizeLimitMiddleware:
         url_bytes = len(request.path.encode()) + len(request.META.get("QUERY_STRING", ""))
         if url_bytes > url_limit:
             return error_response(request, 414, message=URL_TOO_LONG.format(limit=url_limit))
-        limit = settings.MAX_BODY_BYTES
+        limit = body_limit(request)
         declared = request.META.get("CONTENT_LENGTH") or ""
         if declared:
             try:
@@ -81,12 +94,12 @@ class BodySizeLimitMiddleware:
             except ValueError:
                 return error_response(request, 400, message="Invalid Content-Length header.")
             if length > limit:
-                return _too_large(request)
+                return _too_large(request, limit)
         elif request.META.get("wsgi.input_terminated") and "wsgi.input" in request.META:
             # No length (chunked): read with a cap instead of trusting the client.
             body = request.META["wsgi.input"].read(limit + 1)
             if len(body) > limit:
-                return _too_large(request)
+                return _too_large(request, limit)
             request.META["CONTENT_LENGTH"] = str(len(body))
             request._stream = LimitedStream(io.BytesIO(body), len(body))
         return self.get_response(request)

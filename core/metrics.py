@@ -7,7 +7,7 @@ workers).
 
 from __future__ import annotations
 
-from prometheus_client import Counter, Histogram
+from prometheus_client import Counter, Gauge, Histogram
 
 REQUEST_LATENCY = Histogram(
     "cadence_request_latency_seconds",
@@ -23,4 +23,30 @@ REQUEST_QUERIES = Histogram(
 )
 CACHE_LOOKUPS = Counter(
     "cadence_cache_lookups_total", "Cache keys looked up, by result.", ["result"]
+)
+
+# The job queue (jobs/, DESIGN.md §11). Durations and failures are observed by the worker
+# process (shared PROMETHEUS_MULTIPROC_DIR: `make run` gives both the same); the queue gauges
+# are read from PostgreSQL when /metrics is scraped, so they stay true with no worker running.
+JOB_DURATION = Histogram(
+    "cadence_job_duration_seconds",
+    "Run time of background jobs by task and outcome (succeeded, failed, retried).",
+    ["task", "outcome"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300),
+)
+JOB_FAILURES = Counter(
+    "cadence_job_failures_total",
+    "Background jobs that failed (an import refused or crashed; a webhook attempt that failed).",
+    ["task"],
+)
+QUEUE_DEPTH = Gauge(
+    "cadence_queue_depth",
+    "Jobs waiting in the queue (due now), by queue.",
+    ["queue"],
+    multiprocess_mode="mostrecent",
+)
+QUEUE_OLDEST_AGE = Gauge(
+    "cadence_queue_oldest_age_seconds",
+    "Age of the oldest job waiting in the queue (0 when none waits).",
+    multiprocess_mode="mostrecent",
 )

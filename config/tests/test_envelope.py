@@ -121,9 +121,11 @@ def test_health_reports_ok_with_latencies(api, db):
     assert set(body) == {"status", "app_name", "version", "checks"}
     assert body["status"] == "ok"
     assert isinstance(body["app_name"], str) and isinstance(body["version"], str)
-    assert set(body["checks"]) == {"database", "cache"}
-    for check in body["checks"].values():
-        assert set(check) == {"status", "latency_ms"}
+    assert set(body["checks"]) == {"database", "cache", "queue"}
+    for name, check in body["checks"].items():
+        # The job queue (jobs.monitoring) also tells its depth, oldest job's age and workers.
+        extra = {"depth", "oldest_queued_age_s", "workers"} if name == "queue" else set()
+        assert set(check) == {"status", "latency_ms"} | extra
         assert check["status"] == "ok"
         assert isinstance(check["latency_ms"], int | float) and check["latency_ms"] >= 0
     assert SERVER_TIMING.match(response["Server-Timing"])

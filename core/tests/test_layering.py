@@ -12,7 +12,18 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 
-PACKAGES = ("config", "core", "users", "orgs", "goals", "evaluations", "dashboards", "live", "perf")
+PACKAGES = (
+    "config",
+    "core",
+    "users",
+    "orgs",
+    "goals",
+    "evaluations",
+    "dashboards",
+    "live",
+    "jobs",
+    "perf",
+)
 LINT_IMPORTS = Path(sys.executable).with_name("lint-imports")
 
 
