@@ -75,7 +75,8 @@ MIDDLEWARE = [
     "django_prometheus.middleware.PrometheusAfterMiddleware",
 ]
 
-ROOT_URLCONF = "config.urls"
+# Tests run a real server on a URLconf with crashing routes (config/tests/urls_crash.py).
+ROOT_URLCONF = env.str("ROOT_URLCONF", default="config.urls")
 WSGI_APPLICATION = "config.wsgi.application"
 ASGI_APPLICATION = "config.asgi.application"
 
@@ -203,7 +204,6 @@ WS_GAP_SECONDS = env.float("WS_GAP_SECONDS", default=1.0)  # a late message: rea
 WS_STALE_SECONDS = env.int("WS_STALE_SECONDS", default=90)  # a socket with no ping stops counting
 REQUEST_TIMEOUT = env.float("REQUEST_TIMEOUT", default=30.0)
 
-# --- Rate limits (core.ratelimit): "count/[n]unit", unit s, m, h or d; "0" turns one off --
 # --- Jobs and webhooks (jobs/, DESIGN.md §11): a procrastinate queue on this PostgreSQL -------
 # The member import's own body limit: `text/csv` up to IMPORT_MAX_BODY_BYTES on its route
 # (core.limits; any other body there keeps MAX_BODY_BYTES).
@@ -228,6 +228,7 @@ WEBHOOKS_RETRY_BASE_SECONDS = env.float("WEBHOOKS_RETRY_BASE_SECONDS", default=1
 WEBHOOKS_RETRY_MAX_SECONDS = env.float("WEBHOOKS_RETRY_MAX_SECONDS", default=3600.0)
 WEBHOOKS_RETRY_FOR_SECONDS = env.float("WEBHOOKS_RETRY_FOR_SECONDS", default=24 * 3600.0)
 
+# --- Rate limits (core.ratelimit): "count/[n]unit", unit s, m, h or d; "0" turns one off --
 RATE_LIMITS_ENABLED = env.bool("RATE_LIMITS_ENABLED", default=True)
 RATE_LIMIT_USER = env.str("RATE_LIMIT_USER", default="1200/m")  # per user per org
 RATE_LIMIT_ANON = env.str("RATE_LIMIT_ANON", default="120/m")  # per IP, no valid token
@@ -306,8 +307,8 @@ LOGGING = {
     "loggers": {
         "django.request": {"level": "ERROR"},  # our envelope logs errors once, with context
         "django.server": {"level": "WARNING"},
-    },
         "procrastinate": {"level": "WARNING"},  # jobs log their own outcome (cadence.jobs)
+    },
 }
 structlog.configure(
     processors=[

@@ -24,6 +24,7 @@ from core.errors import (
     is_concurrent_conflict,
     is_database_unavailable,
 )
+from core.errortracking import error_capture
 from core.inputs import PathIdConverter
 from core.limits import is_timeout, timeout_response
 
@@ -139,6 +140,7 @@ def on_database_error(request, exc: DatabaseError):
 
 def on_unexpected_error(request, exc: Exception):
     logger.exception("unhandled_exception", path=request.path)
+    error_capture(exc)
     return error_response(request, 500)
 
 

@@ -8,6 +8,10 @@ class CoreConfig(AppConfig):
     def ready(self) -> None:
         from django.core import checks
 
+        from core.errortracking import sentry_setup
         from core.ratelimit import rate_settings_check
+        from core.tracing import telemetry_setup
 
         checks.register(rate_settings_check, checks.Tags.security)
+        telemetry_setup()  # before the middleware loads: the Django instrumentation adds its own
+        sentry_setup()

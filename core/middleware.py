@@ -20,7 +20,9 @@ from core.errors import (
     is_concurrent_conflict,
     is_database_unavailable,
 )
+from core.errortracking import error_capture
 from core.inputs import NUL_CHARACTER, json_body_problems
+from core.tracing import TRACEPARENT_HEADER, request_trace
 
 REQUEST_ID_HEADER = "X-Request-ID"
 CHANGE_SEQ_HEADER = "X-Change-Seq"
@@ -33,7 +35,8 @@ def is_api_path(path: str) -> bool:
 
 
 class RequestIdMiddleware:
-    """Echoes a well-formed incoming X-Request-ID, otherwise makes one; sets it on the response."""
+    """Echoes a well-formed incoming X-Request-ID, otherwise makes one, and continues or starts
+    the W3C trace (core.tracing); both go on the response and into every log line."""
 
     def __init__(self, get_response):
         self.get_response = get_response
@@ -42,14 +45,16 @@ class RequestIdMiddleware:
         incoming = request.headers.get(REQUEST_ID_HEADER, "")
         request_id = incoming if _VALID_REQUEST_ID.match(incoming) else uuid.uuid4().hex
         request.request_id = request_id
+        trace = request_trace(request)
         # Auth adds org and user_id to this context; the request log line carries them all.
         structlog.contextvars.clear_contextvars()
-        structlog.contextvars.bind_contextvars(request_id=request_id)
+        structlog.contextvars.bind_contextvars(request_id=request_id, trace_id=trace.trace_id)
         try:
             response = self.get_response(request)
         finally:
             structlog.contextvars.clear_contextvars()
         response[REQUEST_ID_HEADER] = request_id
+        response[TRACEPARENT_HEADER] = trace.traceparent
         return response
 
 
@@ -100,6 +105,7 @@ class ApiErrorEnvelopeMiddleware:
             logger.warning("concurrent_conflict", path=request.path, error=str(exception))
             return concurrent_conflict_response(request)
         logger.exception("unhandled_exception", path=request.path)
+        error_capture(exception)
         if is_api_path(request.path):
             return error_response(request, 500)
         return None
