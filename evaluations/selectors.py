@@ -22,6 +22,7 @@ from goals.models import Competency, CoreValue, Goal
 from goals.permissions import can_see_member, is_editor, is_reviewer
 from goals.selectors import (
     CATALOG_FIELDS,
+    GOAL_ITEM_FIELDS,
     GOAL_STATUSES,
     PERIOD_BRIEF_FIELDS,
     PERIOD_NOT_FOUND,
@@ -78,10 +79,6 @@ def weighted_score(sums: Mapping[str, Any]) -> float | None:
 
 # --- Page-shaped reads (DESIGN.md §4) ---------------------------------------------------
 
-GOAL_ITEM_FIELDS = (
-    "id", "period_id", "owner_id", "category", "title", "weight", "target_data", "status",
-    "review_comment", "reviewed_by_id", "reviewed_at", "created_at", "updated_at",
-)  # fmt: skip
 MEMBER_NOT_FOUND = "Member not found."
 
 

@@ -3,6 +3,7 @@
 from ninja import Path, Query, Router
 from ninja.responses import Status
 
+from core.fields import fields_parse
 from goals import selectors, services
 from goals.schemas import (
     BulkStatusIn,
@@ -75,10 +76,12 @@ def create_core_value(request, org_slug: Path[str], payload: CatalogIn):
     return Status(201, services.core_value_create(org=m.org, actor=m, **payload.model_dump()))
 
 
-@router.get("/goals", response=GoalPage)
+@router.get("/goals", response=GoalPage, exclude_unset=True)
 def list_goals(request, org_slug: Path[str], filters: Query[GoalFilter]):
     m = request.auth
-    return _page(selectors.goal_list(org=m.org, actor=m, **filters.model_dump()))
+    query = filters.model_dump()
+    query["fields"] = fields_parse(query["fields"], known=selectors.GOAL_ITEM_FIELDS)
+    return _page(selectors.goal_list(org=m.org, actor=m, **query))
 
 
 @router.post("/goals", response={201: GoalOut})

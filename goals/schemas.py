@@ -8,8 +8,10 @@ from typing import Any, Literal
 from ninja import Schema
 from pydantic import Field, field_validator
 
+from core.fields import fields_query, selectable
 from core.inputs import JsonBool, JsonDate, JsonInt, StrictIn, json_int, not_null
 from core.pagination import Cursor, Limit
+from goals.selectors import GOAL_ITEM_FIELDS
 from goals.target_data import target_data_json_schema
 
 GoalStatus = Literal["draft", "submitted", "approved", "rejected"]
@@ -83,6 +85,7 @@ class GoalFilter(PageFilter):
     owner_id: int | None = None
     status: GoalStatus | None = None
     category: GoalCategory | None = None
+    fields: fields_query(GOAL_ITEM_FIELDS) = None
 
 
 class GoalIn(StrictIn):
@@ -126,8 +129,11 @@ class GoalOut(Schema):
     updated_at: datetime.datetime
 
 
+GoalListItem = selectable(GoalOut, "GoalListItem")
+
+
 class GoalPage(Schema):
-    items: list[GoalOut]
+    items: list[GoalListItem]
     next_cursor: str | None
 
 

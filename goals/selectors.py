@@ -7,6 +7,7 @@ from typing import Any
 from django.db.models import Count, Q, QuerySet
 
 from core.errors import NotFound
+from core.fields import rows_project
 from core.pagination import keyset_page
 from goals.models import Competency, CoreValue, Goal, Period
 from goals.permissions import goal_visibility_q
@@ -43,6 +44,12 @@ def core_value_list(*, org: Organization, cursor: str | None, limit: int):
     return _catalog_list(CoreValue, org=org, cursor=cursor, limit=limit)
 
 
+GOAL_ITEM_FIELDS = (
+    "id", "period_id", "owner_id", "category", "title", "weight", "target_data", "status",
+    "review_comment", "reviewed_by_id", "reviewed_at", "created_at", "updated_at",
+)  # fmt: skip
+
+
 def goal_list(
     *,
     org: Organization,
@@ -53,8 +60,10 @@ def goal_list(
     owner_id: int | None = None,
     status: str | None = None,
     category: str | None = None,
-) -> tuple[list[Goal], str | None]:
-    """One query. A foreign or invisible `owner_id`/`period_id` simply matches nothing."""
+    fields: list[str] | None = None,
+) -> tuple[list[dict[str, Any]], str | None]:
+    """One query, of the item's columns (`fields` of them, plus the sort keys the cursor
+    needs). A foreign or invisible `owner_id`/`period_id` simply matches nothing."""
     filters: dict[str, Any] = {}
     if period_id is not None:
         filters["period_id"] = period_id
@@ -64,8 +73,12 @@ def goal_list(
         filters["status"] = status
     if category is not None:
         filters["category"] = category
-    queryset = Goal.objects.filter(goal_visibility_q(actor), org=org, **filters)
-    return keyset_page(queryset, ordering=["-created_at", "-id"], limit=limit, cursor=cursor)
+    columns = dict.fromkeys([*(fields or GOAL_ITEM_FIELDS), "created_at", "id"])
+    queryset = Goal.objects.filter(goal_visibility_q(actor), org=org, **filters).values(*columns)
+    rows, next_cursor = keyset_page(
+        queryset, ordering=["-created_at", "-id"], limit=limit, cursor=cursor
+    )
+    return rows_project(rows, fields), next_cursor
 
 
 def goal_status_counts() -> dict[str, Count]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from core.errors import ApplicationError
+from core.fields import rows_project
 from live.permissions import change_visibility_q
 from orgs.changes import org_change_head
 from orgs.models import Change, Membership, Organization
@@ -24,7 +25,12 @@ class ResyncRequired(ApplicationError):
 
 
 def change_feed(
-    *, org: Organization, actor: Membership, after: int | None, limit: int
+    *,
+    org: Organization,
+    actor: Membership,
+    after: int | None,
+    limit: int,
+    fields: list[str] | None = None,
 ) -> dict[str, Any]:
     """The changes after `after` the actor may see, in seq order, and the position to resume
     from (`last_seq`: the last change scanned, visible or not; the head once all is read).
@@ -41,16 +47,17 @@ def change_feed(
     db_head, pruned = counters["change_seq"], counters["change_pruned_seq"]
     if after < pruned or after > db_head or after < 0:
         raise ResyncRequired()
+    selected = fields or CHANGE_ITEM_FIELDS
     rows = list(
         Change.objects.filter(org=org, seq__gt=after, seq__lte=db_head)
         .filter(change_visibility_q(actor))
         .order_by("seq")
-        .values(*CHANGE_ITEM_FIELDS)[:limit]
+        .values(*dict.fromkeys([*selected, "seq"]))[:limit]
     )
     # A full page may have more behind it: resume after its last row. A short one scanned
     # everything up to the head read above.
     last_seq = rows[-1]["seq"] if len(rows) == limit else db_head
-    return {"items": rows, "last_seq": last_seq}
+    return {"items": rows_project(rows, fields), "last_seq": last_seq}
 
 
 def change_head(*, org_id: int) -> int:

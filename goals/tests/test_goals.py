@@ -289,3 +289,28 @@ def test_a_goal_patch_with_an_integral_float_weight_is_accepted(api, employee, p
 
     assert response.status_code == 200, response.json()
     assert response.json()["weight"] == 20
+
+
+def test_goal_list_field_selection_selects_in_sql_and_keeps_the_cursor(
+    api, employee, django_assert_num_queries
+):
+    from goals.tests.factories import GoalFactory
+
+    goals = GoalFactory.create_batch(3, owner=employee)
+    api.get(employee, "/me")  # warm auth: the list below is its one query
+    with django_assert_num_queries(1) as captured:
+        first = api.get(employee, "/goals", params={"fields": "title,id", "limit": 2}).json()
+    assert [set(item) for item in first["items"]] == [{"id", "title"}] * 2
+    assert '"target_data"' not in captured.captured_queries[0]["sql"]
+    rest = api.get(
+        employee, "/goals", params={"fields": "title", "cursor": first["next_cursor"]}
+    ).json()
+    assert [item["title"] for item in first["items"] + rest["items"]] == [
+        g.title for g in reversed(goals)
+    ]
+    everything = api.get(employee, "/goals").json()["items"][0]
+    assert len(everything) == 13  # all fields without `fields`
+
+    unknown = api.get(employee, "/goals", params={"fields": "title,password"})
+    assert unknown.status_code == 422
+    assert unknown.json()["details"][0]["loc"] == ["query", "fields"]

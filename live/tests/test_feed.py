@@ -277,3 +277,31 @@ def test_the_row_rule_and_the_query_rule_agree_on_every_kind_of_change(
         by_row = {item["seq"] for item in items if change_visible(actor, item)}
         assert by_query == by_row, actor.role
         assert by_query  # everyone sees something (org-wide rows at least)
+
+
+def test_field_selection_returns_only_the_named_keys_at_the_same_cost(
+    api, admin, period, django_assert_num_queries, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        _goal(api, admin, period)
+    api.get(admin, "/me")  # warm auth
+
+    # 1 the org's head and pruned mark, 2 one page of visible changes (two columns of it)
+    with django_assert_num_queries(2) as captured:
+        body = api.get(admin, "/changes", params={"after": 0, "fields": "type,seq"}).json()
+    assert body["items"] == [{"seq": 1, "type": "goal.created"}]
+    assert '"orgs_change"."fields"' not in captured.captured_queries[-1]["sql"]
+
+    for bad in ("type,nope", "", ",", "SEQ"):
+        response = api.get(admin, "/changes", params={"after": 0, "fields": bad})
+        assert response.status_code == 422, bad
+        assert response.json()["details"][0]["loc"] == ["query", "fields"]
+
+
+def test_the_openapi_document_describes_field_selection(api):
+    document = api.client.get("/api/openapi.json").json()
+    operation = document["paths"]["/api/org/{org_slug}/changes"]["get"]
+    (fields,) = [p for p in operation["parameters"] if p["name"] == "fields"]
+    assert "seq" in fields["description"] and "fields" in fields["description"]
+    item = document["components"]["schemas"]["ChangeOut"]
+    assert "required" not in item  # a selected item may lack any key
