@@ -305,3 +305,9 @@ def test_the_openapi_document_describes_field_selection(api):
     assert "seq" in fields["description"] and "fields" in fields["description"]
     item = document["components"]["schemas"]["ChangeOut"]
     assert "required" not in item  # a selected item may lack any key
+
+
+def test_health_reports_the_channel_layer(api):
+    body = api.get(None, "/health").json()
+    assert body["checks"]["channel_layer"]["status"] == "ok"
+    assert body["checks"]["channel_layer"]["backend"] == "RedisPubSubChannelLayer"
