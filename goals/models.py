@@ -47,7 +47,8 @@ class Period(models.Model):
         ]
 
     def __str__(self) -> str:
-        return self.name
+        """`2026 H2 — acme` (DESIGN.md §13): every org has its "2026 H2"."""
+        return f"{self.name} — {self.org.slug}"
 
     @property
     def is_closed(self) -> bool:
@@ -65,7 +66,7 @@ class CatalogEntry(models.Model):
         abstract = True
 
     def __str__(self) -> str:
-        return self.name
+        return f"{self.name} — {self.org.slug}"
 
 
 class Competency(CatalogEntry):

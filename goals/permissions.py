@@ -10,15 +10,17 @@ from django.db.models import Q
 
 from core.errors import Forbidden
 from orgs.models import Membership
+from orgs.permissions import PlatformActor, is_platform
 
 CANNOT_REVIEW_OWN = "You cannot review your own goal."
 NOT_REVIEWER = "Only the owner's supervisor or an admin can review this goal."
 NOT_EDITOR = "Only the goal's owner or an admin can change it."
 
 
-def goal_visibility_q(actor: Membership, owner_field: str = "owner") -> Q:
-    """A filter on goals (or on rows reached through `owner_field`) the actor may see."""
-    if actor.role == Membership.Role.ADMIN:
+def goal_visibility_q(actor: Membership | PlatformActor, owner_field: str = "owner") -> Q:
+    """A filter on goals (or on rows reached through `owner_field`) the actor may see; platform
+    staff (a support action) see the org's goals as its admins do."""
+    if is_platform(actor) or actor.role == Membership.Role.ADMIN:
         return Q()
     own = Q(**{f"{owner_field}_id": actor.pk})
     if actor.role == Membership.Role.MANAGER:
@@ -46,11 +48,12 @@ def ensure_reviewer(actor: Membership, *, owner_id: int, owner_supervisor_id: in
         raise Forbidden(NOT_REVIEWER)
 
 
-def is_editor(actor: Membership, *, owner_id: int) -> bool:
-    """The owner or an admin: who may change, submit or delete a goal."""
-    return owner_id == actor.pk or actor.role == Membership.Role.ADMIN
+def is_editor(actor: Membership | PlatformActor, *, owner_id: int) -> bool:
+    """The owner or an admin (or platform staff, as an admin): who may change, submit or
+    delete a goal."""
+    return is_platform(actor) or owner_id == actor.pk or actor.role == Membership.Role.ADMIN
 
 
-def ensure_editor(actor: Membership, *, owner_id: int) -> None:
+def ensure_editor(actor: Membership | PlatformActor, *, owner_id: int) -> None:
     if not is_editor(actor, owner_id=owner_id):
         raise Forbidden(NOT_EDITOR)

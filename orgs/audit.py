@@ -8,15 +8,17 @@ from typing import Any
 
 from django.db import transaction
 
-from orgs.cache import org_version_publish_on_commit
+from orgs.cache import org_versions_bump
 from orgs.changes import AuditEntry, change_log_append, changes_committed
-from orgs.models import Membership, Organization
+from orgs.models import Organization
+from orgs.permissions import Actor, PlatformActor
+from users.models import User
 
 
 def record_change(
     *,
     org: Organization,
-    actor: Membership | None,
+    actor: Actor | None,
     action: str,
     entity_type: str,
     entity_id: int,
@@ -24,13 +26,18 @@ def record_change(
     owner_id: int | None = None,
     reviewers_only: bool = False,
     change_entity_id: int | None = None,
+    staff_actor: User | None = None,
 ) -> None:
     """What every write does last: audit it and append it to the org's change log in the same
     transaction (`changes`: {field: [before, after]}), and once committed publish the new head
-    and bump the org data version, so no cached page or ETag outlives it."""
+    and bump the org data version, so no cached page or ETag outlives it.
+
+    The actor is the acting member, or platform staff (a PlatformActor, or `staff_actor`
+    given with no member): then the audit event names the user and the change no actor."""
     audit_record_many(
         org=org,
         actor=actor,
+        staff_actor=staff_actor,
         entries=[
             AuditEntry(
                 action=action,
@@ -46,16 +53,31 @@ def record_change(
 
 
 def audit_record_many(
-    *, org: Organization, actor: Membership | None, entries: Iterable[AuditEntry]
+    *,
+    org: Organization,
+    actor: Actor | None,
+    entries: Iterable[AuditEntry],
+    staff_actor: User | None = None,
 ) -> None:
     """One statement for a whole batch (bulk actions): audit events, changes, the org's head."""
-    items = change_log_append(org=org, actor_id=actor.pk if actor else None, entries=list(entries))
+    if isinstance(actor, PlatformActor):
+        actor, staff_actor = None, actor.user
+    items = change_log_append(
+        org=org,
+        actor_id=actor.pk if actor else None,
+        staff_actor_id=staff_actor.pk if staff_actor else None,
+        entries=list(entries),
+    )
     if items:
         org_id = org.id
-        org_version_publish_on_commit(org_id=org_id, head=items[-1]["seq"])
-        transaction.on_commit(
-            lambda: changes_committed.send(sender=AuditEntry, org_id=org_id, items=items)
-        )
+        transaction.on_commit(lambda: _committed(org_id, items))
+
+
+def _committed(org_id: int, items: list[dict[str, Any]]) -> None:
+    """After the commit: the new head and data version (one atomic step in Redis), then the
+    live subscribers."""
+    org_versions_bump({org_id}, head=items[-1]["seq"])
+    changes_committed.send(sender=AuditEntry, org_id=org_id, items=items)
 
 
 def changes_between(before: dict[str, Any], after: dict[str, Any]) -> dict[str, list[Any]]:

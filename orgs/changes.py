@@ -36,6 +36,8 @@ _VERBS = {
     "approve": "approved",
     "reject": "rejected",
     "reopen": "reopened",
+    "return_to_draft": "returned_to_draft",
+    "tokens_revoke": "tokens_revoked",
 }
 # Evaluations are saved or, once their status says so, submitted / published.
 _STATUS_TYPES = {
@@ -79,9 +81,10 @@ WITH head AS (
     ) WITH ORDINALITY AS e(action, type, entity_type, entity_id, change_entity_id, changes,
                            fields, owner_id, reviewers_only, n)
 ), audit AS (
-    INSERT INTO orgs_auditevent
-        (org_id, actor_id, action, entity_type, entity_id, changes, request_id, created_at)
-    SELECT %(org)s, %(actor)s, action, entity_type, entity_id, changes, %(request_id)s, %(at)s
+    INSERT INTO orgs_auditevent (org_id, actor_id, staff_actor_id, action, entity_type,
+                                 entity_id, changes, request_id, created_at)
+    SELECT %(org)s, %(actor)s, %(staff_actor)s, action, entity_type, entity_id, changes,
+           %(request_id)s, %(at)s
     FROM entry ORDER BY n
 ), change AS (
     INSERT INTO orgs_change (org_id, seq, type, entity_type, entity_id, actor_id, owner_id,
@@ -98,17 +101,25 @@ ORDER BY change.seq
 
 
 def change_log_append(
-    *, org: Organization, actor_id: int | None, entries: Sequence[AuditEntry]
+    *,
+    org: Organization,
+    actor_id: int | None,
+    entries: Sequence[AuditEntry],
+    staff_actor_id: int | None = None,
 ) -> list[dict[str, Any]]:
     """Writes the audit events and changes of `entries` (in their order), inside the write's
     transaction, and returns the change items as the feed shows them, plus what routing to
-    live subscribers needs (`owner_id`, `owner_supervisor_id`, `reviewers_only`)."""
+    live subscribers needs (`owner_id`, `owner_supervisor_id`, `reviewers_only`).
+
+    `staff_actor_id`: the platform user of a support action (DESIGN.md §13), written on the
+    audit events; the change's actor is then null (§10)."""
     if not entries:
         return []
     params = {
         "n": len(entries),
         "org": org.pk,
         "actor": actor_id,
+        "staff_actor": staff_actor_id,
         "request_id": current_request_id(),
         "at": timezone.now(),
         "actions": [e.action for e in entries],

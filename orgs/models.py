@@ -1,11 +1,13 @@
 from __future__ import annotations
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
 from django.db import models
 from django.utils import timezone
 
 SLUG_PATTERN = r"^[a-z0-9-]{2,50}$"
+CROSS_ORG = "This belongs to another organization."
 
 
 class Organization(models.Model):
@@ -62,7 +64,8 @@ class Department(models.Model):
         ]
 
     def __str__(self) -> str:
-        return self.name
+        """`Engineering — acme` (DESIGN.md §13): names repeat across orgs."""
+        return f"{self.name} — {self.org.slug}"
 
 
 class Membership(models.Model):
@@ -108,7 +111,23 @@ class Membership(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.user_id}@{self.org_id} ({self.role})"
+        """`ann@acme.example — acme (manager)` (DESIGN.md §13); callers that print many join
+        `user` and `org` (the admin does)."""
+        return f"{self.user.email} — {self.org.slug} ({self.role})"
+
+    def clean(self) -> None:
+        """Every foreign key between tenant rows stays inside one org (DESIGN.md §2): a form
+        (the admin's) cannot point a member at another org's department or supervisor."""
+        super().clean()
+        errors = {
+            name: CROSS_ORG
+            for name in ("department", "supervisor")
+            if getattr(self, f"{name}_id") is not None
+            and self.org_id is not None
+            and getattr(self, name).org_id != self.org_id
+        }
+        if errors:
+            raise ValidationError(errors)
 
     @property
     def is_admin(self) -> bool:
@@ -124,6 +143,16 @@ class AuditEvent(models.Model):
     actor = models.ForeignKey(
         Membership, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
+    # Platform staff who ran a support action (DESIGN.md §13); `actor` is null then. Indexed
+    # only where set: a staff user's trail, at no cost to the members' own writes.
+    staff_actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_index=False,
+    )
     action = models.CharField(max_length=64)
     entity_type = models.CharField(max_length=32)
     entity_id = models.BigIntegerField()
@@ -137,6 +166,11 @@ class AuditEvent(models.Model):
             models.Index(
                 fields=["org", "entity_type", "entity_id", "-created_at"],
                 name="orgs_audit_org_entity",
+            ),
+            models.Index(
+                fields=["staff_actor"],
+                condition=models.Q(staff_actor__isnull=False),
+                name="orgs_audit_staff_actor",
             ),
         ]
 

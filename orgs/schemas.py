@@ -135,9 +135,21 @@ class AuditFilter(Schema):
     cursor: Cursor | None = None
 
 
+class StaffActorOut(Schema):
+    """The platform user who ran a support action (DESIGN.md §13)."""
+
+    id: int
+    email: str
+
+
 class AuditEventOut(Schema):
     id: int
-    actor_id: int | None
+    actor_id: int | None = Field(
+        description="The acting membership; null for platform staff (then `staff_actor`) and jobs"
+    )
+    staff_actor: StaffActorOut | None = Field(
+        description="The platform user of a support action; null for members' own actions"
+    )
     action: str
     entity_type: str
     entity_id: int

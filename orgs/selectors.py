@@ -258,7 +258,8 @@ def audit_list(
     limit: int = DEFAULT_LIMIT,
     cursor: str | None = None,
 ) -> dict[str, Any]:
-    """The org's audit log, newest first, keyset by (-created_at, -id). One query. Admin only."""
+    """The org's audit log, newest first, keyset by (-created_at, -id). One query (the platform
+    user of a support action joined: `staff_actor`, DESIGN.md §13). Admin only."""
     ensure_admin(actor)
     queryset = AuditEvent.objects.filter(org=org)
     if entity_type is not None:
@@ -268,11 +269,14 @@ def audit_list(
     if actor_id is not None:
         queryset = queryset.filter(actor_id=actor_id)
     rows, next_cursor = keyset_page(
-        queryset.values(*AUDIT_FIELDS),
+        queryset.values(*AUDIT_FIELDS, "staff_actor_id", "staff_actor__email"),
         ordering=["-created_at", "-id"],
         limit=limit,
         cursor=cursor,
     )
+    for row in rows:
+        staff_id, staff_email = row.pop("staff_actor_id"), row.pop("staff_actor__email")
+        row["staff_actor"] = {"id": staff_id, "email": staff_email} if staff_id else None
     return {"items": rows, "next_cursor": next_cursor}
 
 

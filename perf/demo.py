@@ -2,12 +2,15 @@
 employee reporting to the manager, all with the password `demo-pass-1234`; an active and a
 closed review period; competency and core-value catalogs; and, for every member, goals in
 every state, with self-assessments and feedback (published and draft) on approved goals, so
-every screen shows something."""
+every screen shows something. Plus the platform support account `support@cadence.example`
+(staff, in the `Support` group that users migration 0002 makes, not a superuser) for the
+Django admin (DESIGN.md §13)."""
 
 from __future__ import annotations
 
 import datetime
 
+from django.contrib.auth.models import Group
 from django.db import transaction
 from django.utils import timezone
 
@@ -25,17 +28,26 @@ DEMO_ROLES = (
 )
 
 
+SUPPORT_EMAIL = "support@cadence.example"
+SUPPORT_GROUP = "Support"
+
+
 def demo_logins() -> list[tuple[str, str, str]]:
-    """(org slug, email, role) of every demo login."""
-    return [
-        (slug, f"{local}@{slug}.example", role.value)
+    """(email, role, where it logs in) of every demo login."""
+    members = [
+        (f"{local}@{slug}.example", role.value, f"/api/org/{slug}/")
         for slug, _ in DEMO_ORGS
         for local, _, role in DEMO_ROLES
     ]
+    return [*members, (SUPPORT_EMAIL, "support", "/admin/ (staff, Support group)")]
 
 
 @transaction.atomic
 def demo_seed() -> None:
+    support = User.objects.create_user(
+        SUPPORT_EMAIL, DEMO_PASSWORD, full_name="Cadence Support", is_staff=True
+    )
+    support.groups.add(Group.objects.get(name=SUPPORT_GROUP))
     for slug, name in DEMO_ORGS:
         org = Organization.objects.create(slug=slug, name=name)
         department = Department.objects.create(org=org, name="Engineering")

@@ -154,6 +154,9 @@ def auth_refresh(*, refresh_token: str) -> TokenPair:
 
 
 @transaction.atomic
-def auth_logout(*, user_id: int) -> None:
-    user_tokens_revoke(user_id=user_id)  # the user's row before the tokens', as auth_refresh
+def auth_logout(*, user_id: int) -> int:
+    """Every token of the user stops working; returns the new token version (0: no such user).
+    Also the support action "revoke all tokens" (orgs.services.user_tokens_revoke_audited)."""
+    version = user_tokens_revoke(user_id=user_id)  # the user's row first, as auth_refresh
     RefreshToken.objects.filter(user_id=user_id, revoked=False).update(revoked=True)
+    return version

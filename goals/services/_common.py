@@ -20,6 +20,7 @@ GOAL_NOT_EDITABLE = "A goal can be changed only while it is draft or rejected."
 GOAL_NOT_DELETABLE = "Only a draft goal can be deleted."
 GOAL_NOT_SUBMITTABLE = "Only a draft or rejected goal can be submitted."
 GOAL_NOT_SUBMITTED = "Only a submitted goal can be approved or rejected."
+GOAL_ALREADY_DRAFT = "The goal is already a draft."
 WEIGHT_BUDGET = "The owner's submitted and approved goals in the period would weigh more than 100."
 
 # DESIGN.md §4 "Periods": closed → active is the reopening, the one write a closed period takes.

@@ -8,8 +8,8 @@ from core.errors import Conflict
 from goals.models import Competency, CoreValue
 from goals.services._common import CATALOG_NAME_TAKEN
 from orgs.audit import record_change
-from orgs.models import Membership, Organization
-from orgs.permissions import ensure_admin
+from orgs.models import Organization
+from orgs.permissions import Actor, ensure_admin
 
 
 def _catalog_create(model, entity_type: str, *, org, actor, name, description, is_active):
@@ -33,7 +33,7 @@ def _catalog_create(model, entity_type: str, *, org, actor, name, description, i
 
 @transaction.atomic
 def competency_create(
-    *, org: Organization, actor: Membership, name: str, description: str = "", is_active=True
+    *, org: Organization, actor: Actor, name: str, description: str = "", is_active=True
 ) -> Competency:
     return _catalog_create(
         Competency,
@@ -48,7 +48,7 @@ def competency_create(
 
 @transaction.atomic
 def core_value_create(
-    *, org: Organization, actor: Membership, name: str, description: str = "", is_active=True
+    *, org: Organization, actor: Actor, name: str, description: str = "", is_active=True
 ) -> CoreValue:
     return _catalog_create(
         CoreValue,

@@ -20,6 +20,7 @@ from goals.permissions import (
 )
 from goals.selectors import GOAL_NOT_FOUND, goal_get_for_update
 from goals.services._common import (
+    GOAL_ALREADY_DRAFT,
     GOAL_FIELDS,
     GOAL_NOT_DELETABLE,
     GOAL_NOT_EDITABLE,
@@ -32,10 +33,11 @@ from goals.services._common import (
     WEIGHT_BUDGET,
     ensure_period_open,
 )
+from goals.signals import goal_returning_to_draft
 from goals.target_data import target_data_errors
 from orgs.audit import AuditEntry, audit_record_many, changes_between, record_change
 from orgs.models import Membership, Organization
-from orgs.permissions import ADMIN, MANAGER, ensure_role
+from orgs.permissions import ADMIN, MANAGER, Actor, ensure_admin, ensure_role
 
 
 def _goal_state(goal: Goal) -> dict[str, Any]:
@@ -102,10 +104,9 @@ def goal_create(
 
 
 @transaction.atomic
-def goal_update(
-    *, org: Organization, actor: Membership, goal_id: int, data: dict[str, Any]
-) -> Goal:
-    """Owner or admin, while draft or rejected. A rejected goal stays rejected until resubmitted."""
+def goal_update(*, org: Organization, actor: Actor, goal_id: int, data: dict[str, Any]) -> Goal:
+    """Owner or admin (or platform staff, from the admin), while draft or rejected. A rejected
+    goal stays rejected until resubmitted."""
     goal = goal_get_for_update(org=org, actor=actor, goal_id=goal_id)
     ensure_editor(actor, owner_id=goal.owner_id)
     ensure_period_open(goal.period)
@@ -211,6 +212,46 @@ _ACTION_NAMES = {
     Goal.Status.APPROVED: "approve",
     Goal.Status.REJECTED: "reject",
 }
+
+
+_REVIEW_FIELDS = ("status", "review_comment", "reviewed_by_id", "reviewed_at")
+
+
+@transaction.atomic
+def goal_return_to_draft(*, org: Organization, actor: Actor, goal_id: int) -> Goal:
+    """A support action (DESIGN.md §13): a submitted, approved or rejected goal goes back to
+    draft, so its owner can change and resubmit it; its review (reviewer, time, comment) is
+    cleared. Admins and platform staff; the period must not be closed; apps above may refuse
+    (`goal_returning_to_draft`: evaluations keeps a goal that has a self-assessment or
+    feedback approved). 404 → 403 → 409, as the other goal writes."""
+    goal = goal_get_for_update(org=org, actor=actor, goal_id=goal_id)
+    ensure_admin(actor)
+    ensure_period_open(goal.period)
+    if goal.status == Goal.Status.DRAFT:
+        raise Conflict(GOAL_ALREADY_DRAFT)
+    goal_returning_to_draft.send(sender=Goal, goal=goal)
+    before = {name: getattr(goal, name) for name in _REVIEW_FIELDS}
+    goal.status, goal.review_comment = Goal.Status.DRAFT, ""
+    goal.reviewed_by_id, goal.reviewed_at = None, None
+    goal.save(update_fields=["status", "review_comment", "reviewed_by", "reviewed_at"])
+    after = {name: getattr(goal, name) for name in _REVIEW_FIELDS}
+    changes = changes_between(before, after)
+    if changes.get("reviewed_at"):
+        changes["reviewed_at"] = [_iso(value) for value in changes["reviewed_at"]]
+    record_change(
+        org=org,
+        actor=actor,
+        action="goal.return_to_draft",
+        entity_type="goal",
+        entity_id=goal.pk,
+        changes=changes,
+        owner_id=goal.owner_id,
+    )
+    return goal
+
+
+def _iso(value: Any) -> Any:
+    return value.isoformat() if value is not None else None
 
 
 @transaction.atomic

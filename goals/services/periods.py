@@ -19,8 +19,8 @@ from goals.services._common import (
     ensure_period_open,
 )
 from orgs.audit import changes_between, record_change
-from orgs.models import Membership, Organization
-from orgs.permissions import ensure_admin
+from orgs.models import Organization
+from orgs.permissions import Actor, ensure_admin
 
 
 def _period_state(period: Period) -> dict[str, Any]:
@@ -46,7 +46,7 @@ def _period_save(period: Period, **kwargs: Any) -> None:
 def period_create(
     *,
     org: Organization,
-    actor: Membership,
+    actor: Actor,
     name: str,
     starts_on: datetime.date,
     ends_on: datetime.date,
@@ -70,7 +70,7 @@ def period_create(
 
 @transaction.atomic
 def period_update(
-    *, org: Organization, actor: Membership, period_id: int, data: dict[str, Any]
+    *, org: Organization, actor: Actor, period_id: int, data: dict[str, Any]
 ) -> Period:
     ensure_admin(actor)
     period = Period.objects.select_for_update().filter(org=org, pk=period_id).first()

@@ -6,6 +6,7 @@ messages from the module that raises them.
 
 from orgs.services.departments import department_create, department_update
 from orgs.services.members import MemberRow, member_bulk_create, member_update
+from orgs.services.support import user_tokens_revoke_audited
 
 __all__ = [
     "MemberRow",
@@ -13,4 +14,5 @@ __all__ = [
     "department_update",
     "member_bulk_create",
     "member_update",
+    "user_tokens_revoke_audited",
 ]

@@ -8,8 +8,8 @@ from django.db import IntegrityError, transaction
 
 from core.errors import Conflict, NotFound, detail
 from orgs.audit import record_change
-from orgs.models import Department, Membership, Organization
-from orgs.permissions import ensure_admin
+from orgs.models import Department, Organization
+from orgs.permissions import Actor, ensure_admin
 
 DEPARTMENT_EXISTS = "A department with this name already exists."
 UNKNOWN_DEPARTMENT_404 = "Department not found."
@@ -27,7 +27,7 @@ def _department_name_taken(*, org: Organization, name: str, exclude_id: int | No
 
 
 @transaction.atomic
-def department_create(*, org: Organization, actor: Membership, name: str) -> dict[str, Any]:
+def department_create(*, org: Organization, actor: Actor, name: str) -> dict[str, Any]:
     ensure_admin(actor)
     name = name.strip()
     if _department_name_taken(org=org, name=name):
@@ -52,7 +52,7 @@ def department_create(*, org: Organization, actor: Membership, name: str) -> dic
 
 @transaction.atomic
 def department_update(
-    *, org: Organization, actor: Membership, department_id: int, name: str
+    *, org: Organization, actor: Actor, department_id: int, name: str
 ) -> dict[str, Any]:
     ensure_admin(actor)
     department = Department.objects.select_for_update().filter(org=org, pk=department_id).first()

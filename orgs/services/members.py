@@ -14,7 +14,7 @@ from core.errors import Conflict, NotFound, Unprocessable, detail
 from orgs.audit import AuditEntry, audit_record_many, changes_between, record_change
 from orgs.cache import keys_delete_on_commit, member_key
 from orgs.models import Department, Membership, Organization
-from orgs.permissions import ensure_admin
+from orgs.permissions import Actor, ensure_admin
 from orgs.selectors import member_item, supervisor_chain_check
 from users.models import User, normalize_email
 from users.services import password_hash_provisional
@@ -236,9 +236,12 @@ MEMBER_PATCH_FIELDS = ("role", "department_id", "supervisor_id", "title", "is_ac
 
 @transaction.atomic
 def member_update(
-    *, org: Organization, actor: Membership, member_id: int, data: dict[str, Any]
+    *, org: Organization, actor: Actor, member_id: int, data: dict[str, Any]
 ) -> dict[str, Any]:
     """Changes any of MEMBER_PATCH_FIELDS; `data` holds only the fields the client sent.
+
+    Platform staff (a PlatformActor) may run it too: the admin's edits and its "deactivate" /
+    "reactivate" support actions, under the same rules (the last admin stays).
 
     Saved with `.save()` so the post_save signal drops the member's cached entry: a deactivated
     member's next request to the org is a 404.

@@ -26,9 +26,10 @@ def test_admin_reads_the_audit_log_newest_first(api, admin, outsider):
     body = response.json()
     assert [e["id"] for e in body["items"]] == [second.pk, first.pk]
     assert set(body["items"][0]) == {
-        "id", "actor_id", "action", "entity_type", "entity_id", "changes",
+        "id", "actor_id", "staff_actor", "action", "entity_type", "entity_id", "changes",
         "request_id", "created_at",
     }  # fmt: skip
+    assert body["items"][0]["staff_actor"] is None  # a member's own action
     assert body["items"][0]["changes"] == {"title": ["a", "b"]}
     assert body["next_cursor"] is None
 

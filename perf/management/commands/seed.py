@@ -46,8 +46,8 @@ class Command(BaseCommand):
             demo_seed()
             self.stdout.write(self.style.SUCCESS("Demo data loaded."))
         self.stdout.write(f"Demo logins (password: {DEMO_PASSWORD}):")
-        for slug, email, role in demo_logins():
-            self.stdout.write(f"  {email:<28} {role:<9} /api/org/{slug}/")
+        for email, role, where in demo_logins():
+            self.stdout.write(f"  {email:<28} {role:<9} {where}")
 
     def _reference(self, options) -> None:
         slug = options["slug"]

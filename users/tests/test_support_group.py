@@ -1,0 +1,40 @@
+"""The `Support` group (users migration 0002, DESIGN.md §13): view rights on every model of
+the admin and the permissions of the support actions; nothing else."""
+
+from __future__ import annotations
+
+import pytest
+from django.contrib import admin
+from django.contrib.auth.models import Group
+
+pytestmark = pytest.mark.django_db
+
+SUPPORT_ACTIONS = {
+    "users.revoke_tokens",
+    "orgs.set_active_membership",
+    "goals.close_reopen_period",
+    "goals.return_to_draft_goal",
+}
+
+
+def _group_permissions() -> set[str]:
+    group = Group.objects.get(name="Support")
+    return {
+        f"{app}.{codename}"
+        for app, codename in group.permissions.values_list("content_type__app_label", "codename")
+    }
+
+
+def test_support_can_view_every_model_of_the_admin():
+    granted = _group_permissions()
+    missing = {
+        f"{model._meta.app_label}.view_{model._meta.model_name}" for model in admin.site._registry
+    } - granted
+    assert not missing, f"add a migration granting Support these (users 0002 shows how): {missing}"
+
+
+def test_support_may_run_the_support_actions_and_change_nothing():
+    granted = _group_permissions()
+
+    assert granted >= SUPPORT_ACTIONS
+    assert {p.split(".")[1].split("_")[0] for p in granted - SUPPORT_ACTIONS} == {"view"}
