@@ -121,10 +121,15 @@ def test_health_reports_ok_with_latencies(api, db):
     assert set(body) == {"status", "app_name", "version", "checks"}
     assert body["status"] == "ok"
     assert isinstance(body["app_name"], str) and isinstance(body["version"], str)
-    assert set(body["checks"]) == {"database", "cache", "queue"}
+    assert set(body["checks"]) == {"database", "cache", "queue", "channel_layer"}
+    extras = {
+        # The job queue (jobs.monitoring) also tells its depth, oldest job's age and workers;
+        # the channel layer (live.health) its backend.
+        "queue": {"depth", "oldest_queued_age_s", "workers"},
+        "channel_layer": {"backend"},
+    }
     for name, check in body["checks"].items():
-        # The job queue (jobs.monitoring) also tells its depth, oldest job's age and workers.
-        extra = {"depth", "oldest_queued_age_s", "workers"} if name == "queue" else set()
+        extra = extras.get(name, set())
         assert set(check) == {"status", "latency_ms"} | extra
         assert check["status"] == "ok"
         assert isinstance(check["latency_ms"], int | float) and check["latency_ms"] >= 0
