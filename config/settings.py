@@ -219,6 +219,8 @@ JOBS_HEARTBEAT_SECONDS = env.float("JOBS_HEARTBEAT_SECONDS", default=10.0)
 # A worker silent this long is gone (killed): its running jobs are retried or failed.
 JOBS_STALLED_SECONDS = env.float("JOBS_STALLED_SECONDS", default=30.0)
 JOBS_SWEEP_SECONDS = env.float("JOBS_SWEEP_SECONDS", default=5.0)  # the worker's safety net
+# A worker also looks for due jobs this often (new ones wake it at once: LISTEN/NOTIFY).
+JOBS_POLL_SECONDS = env.float("JOBS_POLL_SECONDS", default=1.0)
 JOBS_STATEMENT_TIMEOUT_MS = env.int("JOBS_STATEMENT_TIMEOUT_MS", default=600_000)
 # /health reports the queue `down` (service `degraded`) when a job has waited longer.
 JOBS_HEALTH_MAX_AGE_SECONDS = env.float("JOBS_HEALTH_MAX_AGE_SECONDS", default=300.0)

@@ -131,6 +131,7 @@ async def _run(*, concurrency: int, exit_with: int | None) -> None:
             await app.run_worker_async(
                 name=f"cadence-{os.getpid()}",
                 concurrency=concurrency,
+                fetch_job_polling_interval=settings.JOBS_POLL_SECONDS,
                 update_heartbeat_interval=settings.JOBS_HEARTBEAT_SECONDS,
                 stalled_worker_timeout=settings.JOBS_STALLED_SECONDS,
             )

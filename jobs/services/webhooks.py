@@ -7,12 +7,13 @@ Delivery, in three steps, each safe to run again and from several workers at onc
    anything missed): for each webhook of the org, the changes after its cursor that it
    subscribes to become deliveries (a unique (webhook, seq) makes a repeat a no-op), the
    cursor moves, and a `webhook_deliver` job is queued — all in one transaction.
-2. `webhook_deliver(webhook_id)` (that job; one at a time per webhook: a procrastinate lock):
-   sends the webhook's oldest pending delivery, then the next, in seq order. A delivery that
-   fails (not 2xx, timeout, refused address) is tried again after WEBHOOKS_RETRY_BASE_SECONDS ×
-   2^(attempt-1) (at most WEBHOOKS_RETRY_MAX_SECONDS) and blocks the ones after it, so order
-   holds across retries; past WEBHOOKS_RETRY_FOR_SECONDS (24 h) of trying it is `failed` and
-   the next one goes.
+2. `webhook_deliver(webhook_id)` (that job; one at a time per webhook: a PostgreSQL advisory
+   lock; a job that finds it taken leaves the work to its holder, which looks again after
+   letting go): sends the webhook's oldest pending delivery, then the next, in seq order.
+   A delivery that fails (not 2xx, timeout, refused address) is tried again after
+   WEBHOOKS_RETRY_BASE_SECONDS × 2^(attempt-1) (at most WEBHOOKS_RETRY_MAX_SECONDS) and blocks
+   the ones after it, so order holds across retries; past WEBHOOKS_RETRY_FOR_SECONDS (24 h)
+   of trying it is `failed` and the next one goes.
 3. `webhooks_sweep()` (the worker, periodically): dispatches orgs whose log is ahead of a
    cursor and requeues webhooks with a delivery due, so a lost notification or job only
    delays.
@@ -227,8 +228,7 @@ def webhooks_sweep() -> None:
         .distinct()
     )
     for webhook_id in list(due):
-        with transaction.atomic():
-            deliver_enqueue(webhook_id=webhook_id)
+        deliver_enqueue(webhook_id=webhook_id)
 
 
 # --- Delivery -----------------------------------------------------------------------------------
@@ -245,10 +245,44 @@ def retry_wait(attempts: int) -> float:
     return min(wait, settings.WEBHOOKS_RETRY_MAX_SECONDS)
 
 
+# An advisory lock per webhook (two-int form: this class, the webhook id): one sender at a time.
+_LOCK_CLASS = 715_011
+_TRY_LOCK = "SELECT pg_try_advisory_lock(%s, %s::int4)"
+_UNLOCK = "SELECT pg_advisory_unlock(%s, %s::int4)"
+
+
 def webhook_deliver(*, webhook_id: int) -> str:
-    """Sends the webhook's pending deliveries in seq order until one fails (then it is
-    scheduled again), none is left, or DELIVER_RUN_SECONDS have passed (then a fresh job
-    goes on). Its outcome: `done`, `waiting` (a retry is scheduled) or `gone`."""
+    """Sends the webhook's pending deliveries in seq order, until none is left or one failed
+    (then its retry is scheduled), for at most DELIVER_RUN_SECONDS (then a fresh job goes on).
+    Its outcome: `done`, `waiting` (a retry is scheduled), `busy` or `gone`.
+
+    One sender per webhook: a job that finds another sending returns at once. The sender
+    looks again once it has let go of the lock, so a delivery made while it was finishing,
+    whose job found it busy, is not left behind."""
+    key = [_LOCK_CLASS, webhook_id % 2**31]
+    while True:
+        with connection.cursor() as cursor:
+            cursor.execute(_TRY_LOCK, key)
+            if not cursor.fetchone()[0]:
+                return "busy"
+        try:
+            outcome = _deliver_pending(webhook_id=webhook_id)
+        finally:
+            with connection.cursor() as cursor:
+                cursor.execute(_UNLOCK, key)
+        if outcome != "done" or not _due(webhook_id=webhook_id):
+            return outcome
+
+
+def _due(*, webhook_id: int) -> bool:
+    return Delivery.objects.filter(
+        webhook_id=webhook_id,
+        status=Delivery.Status.PENDING,
+        next_attempt_at__lte=timezone.now(),
+    ).exists()
+
+
+def _deliver_pending(*, webhook_id: int) -> str:
     started = time.monotonic()
     while True:
         webhook = Webhook.objects.filter(pk=webhook_id).values("org_id", "url", "secret").first()
@@ -264,18 +298,15 @@ def webhook_deliver(*, webhook_id: int) -> str:
         if delivery is None:
             return "done"
         if delivery.next_attempt_at is not None and delivery.next_attempt_at > timezone.now():
-            with transaction.atomic():
-                deliver_enqueue(webhook_id=webhook_id, at=delivery.next_attempt_at)
+            deliver_enqueue(webhook_id=webhook_id, at=delivery.next_attempt_at)
             return "waiting"
-        if not _attempt(delivery, url=webhook["url"], secret=webhook["secret"]):
-            if delivery.status == Delivery.Status.PENDING:
-                with transaction.atomic():
-                    deliver_enqueue(webhook_id=webhook_id, at=delivery.next_attempt_at)
-                return "waiting"
+        sent = _attempt(delivery, url=webhook["url"], secret=webhook["secret"])
+        if not sent and delivery.status == Delivery.Status.PENDING:
+            deliver_enqueue(webhook_id=webhook_id, at=delivery.next_attempt_at)
+            return "waiting"
         if time.monotonic() - started > DELIVER_RUN_SECONDS:
-            with transaction.atomic():
-                deliver_enqueue(webhook_id=webhook_id)
-            return "done"
+            deliver_enqueue(webhook_id=webhook_id)
+            return "next run"
 
 
 def _attempt(delivery: Delivery, *, url: str, secret: str) -> bool:

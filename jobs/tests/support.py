@@ -29,15 +29,17 @@ from conftest import RUN_PREFIX
 from core.tests.servers import database_url, process_stop
 
 # A worker for tests: fast heartbeats, stalled after 3 s, sweeps twice a second, webhook
-# retries after 0.2 s doubling up to 1 s; loopback receivers allowed (only the test's own).
+# retries after 0.2 s doubling up to 1 s, for 5 s; loopback receivers allowed (the test's own).
 WORKER_ENV = {
     "JOBS_HEARTBEAT_SECONDS": "0.5",
     "JOBS_STALLED_SECONDS": "3",
     "JOBS_SWEEP_SECONDS": "0.5",
+    "JOBS_POLL_SECONDS": "0.2",
     "WEBHOOKS_ALLOW_LOOPBACK": "true",
     "WEBHOOKS_RETRY_BASE_SECONDS": "0.2",
     "WEBHOOKS_RETRY_MAX_SECONDS": "1",
     "WEBHOOKS_TIMEOUT_SECONDS": "2",
+    "WEBHOOKS_RETRY_FOR_SECONDS": "5",  # then a delivery is `failed` (24 h in production)
 }
 
 
@@ -121,6 +123,7 @@ class Receiver:
     port: int
     requests: list[Received] = field(default_factory=list)
     statuses: list[int] = field(default_factory=list)  # answers to the next requests, then 200
+    failing: set[int] = field(default_factory=set)  # event ids (seqs) always answered 500
     redirect_to: str | None = None
     _server: http.server.ThreadingHTTPServer | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -137,6 +140,8 @@ class Receiver:
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
                 with receiver._lock:
                     status = receiver.statuses.pop(0) if receiver.statuses else 200
+                    if int(self.headers.get("Cadence-Event-Id", 0)) in receiver.failing:
+                        status = 500
                     if receiver.redirect_to:
                         status = 302
                     receiver.requests.append(
