@@ -13,7 +13,7 @@ PYTEST_ARGS ?=
 export DEBUG ?= true
 
 .DEFAULT_GOAL := help
-.PHONY: help venv services stop status migrate demo run test lint format check ci clean seed bench bench-ci loadtest fuzz manage
+.PHONY: help venv services stop status migrate demo run worker test lint format check ci clean seed bench bench-ci loadtest fuzz manage
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -42,11 +42,17 @@ migrate: services ## Apply migrations
 demo: migrate ## Load the demo data if the database is empty; print the logins
 	$(PY) manage.py seed --demo --if-empty
 
-run: demo ## Set up everything, then serve on HOST:PORT (127.0.0.1:8000) with gunicorn
+run: demo ## Set up everything, then serve on HOST:PORT (127.0.0.1:8000) with gunicorn; a job worker runs next to it
 	@echo "API docs: http://$(HOST):$(PORT)/api/docs   health: http://$(HOST):$(PORT)/health"
 	@rm -rf .data/prometheus && mkdir -p .data/prometheus
+	@PROMETHEUS_MULTIPROC_DIR=.data/prometheus bash scripts/worker.sh start $$PPID
 	PROMETHEUS_MULTIPROC_DIR=.data/prometheus $(VENV)/bin/gunicorn config.wsgi:application -c config/gunicorn.conf.py \
 		--bind $(HOST):$(PORT) --workers $(WORKERS) --worker-class $(WORKER_CLASS)
+
+# The job worker (manage.py worker, jobs/worker.py): imports and webhook deliveries. `make run`
+# starts one in the background (scripts/worker.sh); run more for more throughput.
+worker: migrate ## Run the job worker in the foreground (imports, webhooks); Ctrl-C stops it
+	PROMETHEUS_MULTIPROC_DIR=.data/prometheus $(PY) manage.py worker
 
 test: services ## Set up everything, then run the whole test suite
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
