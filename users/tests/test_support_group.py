@@ -30,7 +30,24 @@ def test_support_can_view_every_model_of_the_admin():
     missing = {
         f"{model._meta.app_label}.view_{model._meta.model_name}" for model in admin.site._registry
     } - granted
-    assert not missing, f"add a migration granting Support these (users 0002 shows how): {missing}"
+    assert not missing, missing
+
+
+def test_a_model_migrated_later_joins_the_group():
+    """users.support's post_migrate receiver: the view permission of every migrated app's
+    models joins the group, whether or not it existed when users 0002 ran."""
+    from django.apps import apps
+    from django.contrib.auth.models import Permission
+
+    from users.support import support_sees_every_model
+
+    group = Group.objects.get(name="Support")
+    view_goal = Permission.objects.get(codename="view_goal")
+    group.permissions.remove(view_goal)
+
+    support_sees_every_model(sender=None, app_config=apps.get_app_config("goals"))
+
+    assert group.permissions.filter(pk=view_goal.pk).exists()
 
 
 def test_support_may_run_the_support_actions_and_change_nothing():
