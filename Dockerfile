@@ -1,4 +1,6 @@
-# Cadence production image: slim, non-root, gunicorn with sync workers (DESIGN.md §8).
+# Cadence production image: slim, non-root, granian serving the WSGI entry point, the fastest
+# server measured (README "Servers, measured"; DESIGN.md §8). gunicorn remains an option:
+#   docker run … IMAGE gunicorn config.wsgi:application -c config/gunicorn.conf.py
 FROM python:3.11-slim AS base
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
@@ -18,8 +20,10 @@ RUN DEBUG=true DATABASE_URL=postgres://build@localhost/build REDIS_URL=redis://l
     && mkdir -p /tmp/prometheus && chown cadence /tmp/prometheus
 
 USER cadence
-ENV GUNICORN_BIND=0.0.0.0:8000 \
+# BIND: both config/granian_conf.py and config/gunicorn.conf.py read it; WEB_CONCURRENCY
+# sets the workers (default: CPU count).
+ENV BIND=0.0.0.0:8000 \
     PROMETHEUS_MULTIPROC_DIR=/tmp/prometheus
 EXPOSE 8000
 HEALTHCHECK --interval=30s --timeout=3s CMD python -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/health/live', timeout=2)"
-CMD ["gunicorn", "config.wsgi:application", "-c", "config/gunicorn.conf.py"]
+CMD ["python", "-m", "config.granian_conf", "config.wsgi:application"]

@@ -6,14 +6,21 @@ PY := $(VENV)/bin/python
 HOST ?= 127.0.0.1
 PORT ?= 8000
 WORKERS ?= 2
+# The HTTP server of `make run` and `make serve`: granian (WSGI), the fastest measured (README
+# "Servers, measured"), or gunicorn (config/gunicorn.conf.py; WORKER_CLASS=sync|gthread), or
+# uvicorn (gunicorn + uvicorn workers on config.asgi).
+SERVER ?= granian
 WORKER_CLASS ?= sync
+METRICS_DIR ?= .data/prometheus
 PYTEST_ARGS ?=
+# `make serve` runs with DEBUG as given, or off: read before the development default below.
+SERVE_DEBUG := $(or $(DEBUG),false)
 # Development defaults; production sets DEBUG=false and a real SECRET_KEY. manage.py itself has
 # no development default (it is also the production entry point): run it through `make manage`.
 export DEBUG ?= true
 
 .DEFAULT_GOAL := help
-.PHONY: help venv services stop status migrate demo run worker test lint format check ci clean seed bench bench-ci loadtest fuzz manage
+.PHONY: help venv services stop status migrate demo run serve worker test lint format check ci clean seed bench bench-ci loadtest fuzz manage
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -42,17 +49,31 @@ migrate: services ## Apply migrations
 demo: migrate ## Load the demo data if the database is empty; print the logins
 	$(PY) manage.py seed --demo --if-empty
 
-run: demo ## Set up everything, then serve on HOST:PORT (127.0.0.1:8000) with gunicorn; a job worker runs next to it
+GUNICORN = $(VENV)/bin/gunicorn -c config/gunicorn.conf.py --bind $(HOST):$(PORT)
+SERVE_granian = $(PY) -m config.granian_conf config.wsgi:application --bind $(HOST):$(PORT)
+SERVE_gunicorn = $(GUNICORN) --worker-class $(WORKER_CLASS) config.wsgi:application
+SERVE_uvicorn = $(GUNICORN) --worker-class uvicorn.workers.UvicornWorker config.asgi:application
+SERVE_CMD = $(or $(SERVE_$(SERVER)),$(error SERVER=$(SERVER): choose granian, gunicorn or uvicorn))
+
+run: demo ## Set up everything, then serve on HOST:PORT (127.0.0.1:8000) with granian (SERVER=gunicorn) and a job worker
 	@echo "API docs: http://$(HOST):$(PORT)/api/docs   health: http://$(HOST):$(PORT)/health"
-	@rm -rf .data/prometheus && mkdir -p .data/prometheus
-	@PROMETHEUS_MULTIPROC_DIR=.data/prometheus bash scripts/worker.sh start $$PPID
-	PROMETHEUS_MULTIPROC_DIR=.data/prometheus $(VENV)/bin/gunicorn config.wsgi:application -c config/gunicorn.conf.py \
-		--bind $(HOST):$(PORT) --workers $(WORKERS) --worker-class $(WORKER_CLASS)
+	@mkdir -p $(METRICS_DIR) && rm -f $(METRICS_DIR)/*.db
+	@PROMETHEUS_MULTIPROC_DIR=$(METRICS_DIR) bash scripts/worker.sh start $$PPID
+	PROMETHEUS_MULTIPROC_DIR=$(METRICS_DIR) $(SERVE_CMD) --workers $(WORKERS)
 
 # The job worker (manage.py worker, jobs/worker.py): imports and webhook deliveries. `make run`
 # starts one in the background (scripts/worker.sh); run more for more throughput.
 worker: migrate ## Run the job worker in the foreground (imports, webhooks); Ctrl-C stops it
 	PROMETHEUS_MULTIPROC_DIR=.data/prometheus $(PY) manage.py worker
+
+# Production configuration: the environment's DATABASE_URL/REDIS_URL (else the embedded servers),
+# migrations applied, no demo data; WORKERS unset: the server's default (WEB_CONCURRENCY, CPU count).
+serve: migrate ## Production settings (DEBUG off unless set; needs SECRET_KEY), no demo data, PORT/WORKERS
+	@[ "$(SERVE_DEBUG)" = true ] || [ -n "$$SECRET_KEY" ] || \
+		{ echo "make serve: DEBUG is off; set SECRET_KEY (and ALLOWED_HOSTS) first" >&2; exit 1; }
+	@mkdir -p $(METRICS_DIR) && rm -f $(METRICS_DIR)/*.db
+	DEBUG=$(SERVE_DEBUG) PROMETHEUS_MULTIPROC_DIR=$(METRICS_DIR) $(SERVE_CMD) \
+		$(if $(filter environment command line,$(origin WORKERS)),--workers $(WORKERS))
 
 test: services ## Set up everything, then run the whole test suite
 	$(VENV)/bin/pytest $(PYTEST_ARGS)

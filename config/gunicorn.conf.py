@@ -1,10 +1,13 @@
-"""gunicorn settings. Sync workers by default: measured fastest for this synchronous API
-(DESIGN.md §8; `manage.py bench --http` compares worker classes)."""
+"""gunicorn settings: a documented alternative to granian (config/granian_conf.py, the default
+of `make run`, `make serve` and the image; `SERVER=gunicorn make run` uses this file). Sync
+workers by default (DESIGN.md §8: gthread was bimodal there, one worker taking every keep-alive
+connection); `manage.py bench --http --worker-class sync,gthread,uvicorn,granian` compares
+them (README "Servers, measured")."""
 
 import multiprocessing
 import os
 
-bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:8000")
+bind = os.environ.get("GUNICORN_BIND") or os.environ.get("BIND", "127.0.0.1:8000")
 workers = int(os.environ.get("WEB_CONCURRENCY", multiprocessing.cpu_count()))
 worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "sync")
 threads = int(os.environ.get("GUNICORN_THREADS", "1"))

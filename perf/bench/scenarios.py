@@ -13,6 +13,7 @@ from django.test import Client
 from goals.models import Goal, Period
 from orgs.cache import org_versions_bump
 from orgs.models import Membership
+from perf.bench.bare import BARE_PATH
 from users.tokens import access_token_encode
 
 BENCH_TITLE = "bench: "  # prefixes every goal a scenario writes, so teardown finds them all
@@ -45,6 +46,7 @@ class Scenario:
     setup: Callable[[Actors], None] | None = None  # rows the scenario writes to, made first
     serial: bool = False  # one client at a time in HTTP mode (before_each resets shared rows)
     teardown: Callable[[Actors], None] | None = None  # and removed after
+    http_only: bool = False  # served by config.bench, which the test client does not go through
 
 
 def _cold(actors: Actors) -> None:
@@ -109,9 +111,11 @@ def _remove_bench_goals(actors: Actors) -> None:
 
 SCENARIOS: list[Scenario] = [
     Scenario("floor", None, "/api/perf/floor"),
+    # The floor's SELECT 1 in a Django view with no middleware, same server (DESIGN.md §6).
+    Scenario("bare", None, BARE_PATH, http_only=True),
     Scenario("auth_me", "employee", "/api/auth/me"),
     Scenario("org_me", "employee", "/org/me"),
-    Scenario("members_list", "admin", "/org/members?limit=50"),
+    Scenario("members_list", "admin", "/org/members?limit=100"),  # 100 rows, with count
     Scenario("members_search", "admin", "/org/members?search=member12&limit=50"),
     # Pages are measured cold (the org version bumped before each request): the SQL path.
     Scenario("goal_list_page", "employee", "/org/evaluation/goal-list-page", before_each=_cold),

@@ -1,10 +1,5 @@
 import logging
-import os
-import socket
-import subprocess
 import sys
-import time
-import urllib.request
 from pathlib import Path
 
 from django.conf import settings
@@ -12,15 +7,21 @@ from django.core.management.base import BaseCommand, CommandError
 
 from perf.bench.report import (
     BUDGETS_FILE,
+    html_page,
     html_report,
     json_report,
     judge,
     load_budgets,
+    median_round,
     report_rows,
+    rps_ratios,
+    server_summary,
+    servers_table,
     table_lines,
 )
 from perf.bench.runners import run_http, run_in_process
 from perf.bench.scenarios import SCENARIOS, actors_for
+from perf.bench.servers import DEFAULT_SERVER, SERVERS, ServerFailed, server_start
 
 UNREACHABLE_RATE_LIMITS = {
     "RATE_LIMIT_USER": "100000000/m",
@@ -28,6 +29,18 @@ UNREACHABLE_RATE_LIMITS = {
     "RATE_LIMIT_LOGIN_IP": "100000000/m",
     "RATE_LIMIT_LOGIN_EMAIL": "100000000/m",
 }
+ALWAYS = {"floor", "bare"}  # the references of the ratios; `bare` over HTTP only
+
+
+def worker_classes(value: str) -> list[str]:
+    names = [name.strip() for name in value.split(",") if name.strip()]
+    unknown = [name for name in names if name not in SERVERS]
+    if unknown or not names:
+        raise CommandError(
+            f"--worker-class: {', '.join(unknown) or 'none given'}; choose from "
+            f"{', '.join(SERVERS)} (comma-separated to compare)"
+        )
+    return names
 
 
 class Command(BaseCommand):
@@ -45,10 +58,17 @@ class Command(BaseCommand):
         parser.add_argument("--no-ratios", action="store_true", help="check query budgets only")
         parser.add_argument("--json", dest="json_path", default="")
         parser.add_argument("--html", dest="html_path", default="")
-        parser.add_argument("--http", action="store_true", help="through a real gunicorn")
+        parser.add_argument("--http", action="store_true", help="through a real HTTP server")
         parser.add_argument("--workers", type=int, default=2)
-        parser.add_argument("--worker-class", default="sync", choices=["sync", "gthread"])
-        parser.add_argument("--concurrency", type=int, default=8)
+        parser.add_argument(
+            "--worker-class",
+            default=DEFAULT_SERVER,
+            help=f"HTTP server, or several comma-separated to compare: {', '.join(SERVERS)}",
+        )
+        parser.add_argument(
+            "--rounds", type=int, default=1, help="HTTP: rounds, servers interleaved; medians"
+        )
+        parser.add_argument("--concurrency", type=int, default=32, help="HTTP connections")
         parser.add_argument("--duration", type=float, default=10.0, help="seconds per scenario")
         parser.add_argument("--max-requests", type=int, default=5000, help="per scenario")
 
@@ -59,21 +79,28 @@ class Command(BaseCommand):
             setattr(settings, name, value)
         budgets = load_budgets(Path(options["budgets"]))
         wanted = {name for name in options["scenarios"].split(",") if name}
-        scenarios = [s for s in SCENARIOS if not wanted or s.name in wanted | {"floor"}]
+        scenarios = [s for s in SCENARIOS if not wanted or s.name in wanted | ALWAYS]
         try:
             actors = actors_for(options["slug"])
         except LookupError as exc:
             raise CommandError(str(exc)) from exc
 
         if options["http"]:
-            results = self._run_http(scenarios, actors, options)
-            mode = f"http, {options['workers']} {options['worker_class']} workers"
+            failed = self._handle_http(scenarios, actors, budgets, options)
         else:
-            results = [
-                run_in_process(s, actors, requests=options["requests"], warmup=options["warmup"])
-                for s in scenarios
-            ]
-            mode = "in-process"
+            failed = self._handle_in_process(scenarios, actors, budgets, options)
+        if failed:
+            self.stderr.write("Budget check FAILED")
+            sys.exit(1)
+        self.stdout.write("All budgets hold.")
+
+    def _handle_in_process(self, scenarios, actors, budgets, options) -> bool:
+        results = [
+            run_in_process(s, actors, requests=options["requests"], warmup=options["warmup"])
+            for s in scenarios
+            if not s.http_only
+        ]
+        mode = "in-process"
         verdicts = judge(results, budgets, check_ratios=not options["no_ratios"])
         rows = report_rows(verdicts)
         for line in table_lines(rows, mode):
@@ -82,50 +109,71 @@ class Command(BaseCommand):
             Path(options["json_path"]).write_text(json_report(rows, mode))
         if options["html_path"]:
             Path(options["html_path"]).write_text(html_report(rows, f"Cadence bench ({mode})"))
-        if any(v.status == "FAIL" for v in verdicts):
-            self.stderr.write("Budget check FAILED")
-            sys.exit(1)
-        self.stdout.write("All budgets hold.")
+        return any(v.status == "FAIL" for v in verdicts)
 
-    def _run_http(self, scenarios, actors, options):
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            port = probe.getsockname()[1]
-        env = {**os.environ, **UNREACHABLE_RATE_LIMITS, "LOG_LEVEL": "WARNING"}
-        command = [
-            sys.executable, "-m", "gunicorn", "config.wsgi:application",
-            "-c", str(settings.BASE_DIR / "config" / "gunicorn.conf.py"),
-            "--bind", f"127.0.0.1:{port}", "--workers", str(options["workers"]),
-            "--worker-class", options["worker_class"],
-        ]  # fmt: skip
-        if options["worker_class"] == "gthread":
-            command += ["--threads", "4"]
-        server = subprocess.Popen(command, env=env, cwd=settings.BASE_DIR)  # noqa: S603
+    def _handle_http(self, scenarios, actors, budgets, options) -> bool:
+        """Each server started, measured and stopped once per round, the servers interleaved
+        (round 1: a, b, c; round 2: a, b, c; …) so a slow minute of the machine falls on all."""
+        names = worker_classes(options["worker_class"])
+        rounds = {name: [] for name in names}
+        for number in range(1, options["rounds"] + 1):
+            for name in names:
+                results = self._run_server(name, scenarios, actors, options)
+                rounds[name].append(results)
+                measured = "  ".join(f"{r.name} {r.rps:,.0f}" for r in results)
+                self.stdout.write(f"round {number}/{options['rounds']} {name}: {measured} req/s")
+        all_rows, sections, summaries, failed = [], [], [], False
+        for name in names:
+            label = SERVERS[name].label
+            ratios = rps_ratios(rounds[name])
+            verdicts = judge(
+                median_round(rounds[name]),
+                budgets,
+                check_ratios=not options["no_ratios"],
+                throughput=ratios,
+            )
+            failed = failed or any(v.status == "FAIL" for v in verdicts)
+            rows = report_rows(verdicts)
+            mode = (
+                f"http, {label}, {options['workers']} workers, {options['concurrency']} "
+                f"connections, median of {options['rounds']} round(s)"
+            )
+            for line in table_lines(rows, mode, http=True):
+                self.stdout.write(line)
+            self.stdout.write("")
+            all_rows.extend({**row, "server": name} for row in rows)
+            sections.append((f"Cadence bench ({mode})", rows))
+            summaries.append(server_summary(label, rounds[name], ratios))
+        self.stdout.write("Servers, measured (req/s: medians over the rounds; ratios: medians")
+        self.stdout.write("of the same-round ratios; DESIGN.md §6 minimums in the headers):")
+        for line in servers_table(summaries):
+            self.stdout.write(line)
+        if options["json_path"]:
+            report = json_report(all_rows, "http", servers=summaries)
+            Path(options["json_path"]).write_text(report)
+        if options["html_path"]:
+            Path(options["html_path"]).write_text(html_page(sections))
+        return failed
+
+    def _run_server(self, name, scenarios, actors, options):
         try:
-            self._wait_until_up(port, server)
+            server = server_start(
+                name, workers=options["workers"], env_overrides=UNREACHABLE_RATE_LIMITS
+            )
+        except ServerFailed as exc:
+            raise CommandError(str(exc)) from exc
+        try:
             return [
                 run_http(
                     s,
                     actors,
-                    port=port,
+                    port=server.port,
                     concurrency=options["concurrency"],
                     duration=options["duration"],
                     max_requests=options["max_requests"],
+                    warmup=max(options["warmup"], options["concurrency"]),
                 )
                 for s in scenarios
             ]
         finally:
-            server.terminate()
-            server.wait(timeout=20)
-
-    @staticmethod
-    def _wait_until_up(port, server):
-        for _ in range(100):
-            if server.poll() is not None:
-                raise CommandError("gunicorn exited at start-up")
-            try:
-                urllib.request.urlopen(f"http://127.0.0.1:{port}/health/live", timeout=1)  # noqa: S310
-                return
-            except OSError:
-                time.sleep(0.1)
-        raise CommandError("gunicorn did not answer within 10 s")
+            server.stop()
