@@ -19,6 +19,7 @@ from core import cache_retry
 
 ORG_TTL = 300
 MEMBER_TTL = 300
+ACCOUNT_TTL = 300
 logger = logging.getLogger("cadence.cache")
 
 
@@ -39,12 +40,30 @@ def org_head_key(org_id: int) -> str:
     return f"head:{org_id}"
 
 
+def account_key(user_id: int) -> str:
+    """`/api/auth/me` of a user: who they are and their memberships."""
+    return f"acct:{user_id}"
+
+
 def org_entry_store(*, slug: str, org: dict[str, Any] | None) -> None:
     cache.set(org_slug_key(slug), {"org": org}, ORG_TTL)
 
 
 def member_entry_store(*, org_id: int, user_id: int, member: dict[str, Any] | None) -> None:
     cache.set(member_key(org_id, user_id), {"member": member}, MEMBER_TTL)
+
+
+def account_entry_store(*, user_id: int, account: dict[str, Any]) -> None:
+    cache.set(account_key(user_id), account, ACCOUNT_TTL)
+
+
+def member_entries_forget_on_commit(pairs: Iterable[tuple[int, int]]) -> None:
+    """After commit, the cached member entries of these (org id, user id) pairs go, and with
+    them each user's account entry (it lists their memberships)."""
+    keys: list[str] = []
+    for org_id, user_id in pairs:
+        keys += [member_key(org_id, user_id), account_key(user_id)]
+    keys_delete_on_commit(keys)
 
 
 def keys_delete_on_commit(keys: Iterable[str]) -> None:

@@ -4,6 +4,7 @@ from collections.abc import Callable
 from functools import partial
 from typing import Any
 
+from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.db import connection
 from django.db.models import F, Func, IntegerField, Q, QuerySet, Subquery
@@ -18,6 +19,7 @@ from core.pagination import (
     keyset_page,
 )
 from core.pagination import _after as keyset_after
+from orgs.cache import account_entry_store, account_key
 from orgs.models import AuditEvent, Department, Membership, Organization
 from orgs.permissions import ensure_admin, ensure_admin_or_manager
 from users.selectors import user_get
@@ -111,17 +113,24 @@ def user_memberships(*, user_id: int) -> list[dict[str, Any]]:
 
 
 def account_get(*, user_id: int) -> dict[str, Any]:
-    """/api/auth/me: the user and their memberships (two indexed reads)."""
+    """/api/auth/me: the user and their memberships. Cached per user (orgs.cache, dropped with
+    any of their member entries, an org rename, a profile change): warm, one Redis GET and no
+    SQL; cold, two indexed reads."""
+    cached = cache.get(account_key(user_id))
+    if cached is not None:
+        return cached
     user = user_get(user_id=user_id)
     if user is None:
         raise Unauthorized(INVALID_TOKEN)
-    return {
+    account = {
         "id": user.pk,
         "email": user.email,
         "full_name": user.full_name,
         "is_superuser": user.is_superuser,
         "memberships": user_memberships(user_id=user_id),
     }
+    account_entry_store(user_id=user_id, account=account)
+    return account
 
 
 # --- members directory, departments, audit log ------------------------------------------------

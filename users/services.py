@@ -95,8 +95,8 @@ def user_tokens_revoke(*, user_id: int) -> int:
 
 # Changing any of these revokes every token of the user.
 SECURITY_FIELDS = frozenset({"is_active", "is_superuser", "password"})
-# Member items (orgs' tenancy cache) carry these.
-PROFILE_FIELDS = frozenset({"email", "full_name"})
+# Member items and the account (/api/auth/me), cached by orgs, carry these.
+PROFILE_FIELDS = frozenset({"email", "full_name", "is_superuser"})
 
 
 @transaction.atomic

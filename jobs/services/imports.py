@@ -39,7 +39,7 @@ from jobs.permissions import ensure_jobs_admin, may_run_jobs
 from jobs.queue import enqueue
 from jobs.selectors import job_item
 from orgs.audit import AuditEntry, audit_record_many
-from orgs.cache import keys_delete_on_commit, member_key
+from orgs.cache import member_entries_forget_on_commit
 from orgs.models import Department, Membership, Organization
 from orgs.services.members import (
     ALREADY_MEMBER,
@@ -347,7 +347,7 @@ def _load(
             result=result,
             batch_size=batch_size,
         )
-        keys_delete_on_commit(member_key(org.pk, user_id) for user_id in user_of.values())
+        member_entries_forget_on_commit((org.pk, user_id) for user_id in user_of.values())
         Job.objects.filter(pk=job.pk).update(
             status=Job.Status.SUCCEEDED,
             progress_done=len(rows),

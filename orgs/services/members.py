@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from core.errors import Conflict, NotFound, Unprocessable, detail
 from orgs.audit import AuditEntry, audit_record_many, changes_between, record_change
-from orgs.cache import keys_delete_on_commit, member_key
+from orgs.cache import member_entries_forget_on_commit
 from orgs.models import Department, Membership, Organization
 from orgs.permissions import Actor, ensure_admin
 from orgs.selectors import member_item, supervisor_chain_check
@@ -227,7 +227,7 @@ def _member_bulk_create(
         ],
     )
     # bulk_create sends no signals: a cached "not a member" for these users must go.
-    keys_delete_on_commit(member_key(org.id, member.user_id) for member in members)
+    member_entries_forget_on_commit((org.id, member.user_id) for member in members)
     return [member_item(member) for member in members]
 
 

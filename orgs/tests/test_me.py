@@ -65,3 +65,33 @@ def test_auth_me_returns_the_user_and_active_memberships_without_the_password(
     text = response.content.decode()
     assert "password" not in text
     assert user.password not in text
+
+
+def test_a_warm_auth_me_costs_no_sql_and_follows_every_change(
+    api, employee, outsider, django_assert_num_queries, django_capture_on_commit_callbacks
+):
+    user = employee.user
+    api.get(user, "/api/auth/me")  # cold: user and memberships, then cached
+    with django_assert_num_queries(0):
+        warm = api.get(user, "/api/auth/me")
+    assert [m["org_slug"] for m in warm.json()["memberships"]] == ["acme-test"]
+
+    with django_capture_on_commit_callbacks(execute=True):  # joins another org
+        MembershipFactory(org=outsider.org, user=user, role="manager")
+    assert [m["org_slug"] for m in api.get(user, "/api/auth/me").json()["memberships"]] == [
+        "acme-test",
+        "globex-test",
+    ]
+
+    with django_capture_on_commit_callbacks(execute=True):  # the org is renamed
+        employee.org.name = "Acme Renamed"
+        employee.org.save()
+    names = [m["org_name"] for m in api.get(user, "/api/auth/me").json()["memberships"]]
+    assert names[0] == "Acme Renamed"
+
+    with django_capture_on_commit_callbacks(execute=True):  # deactivated in one org
+        employee.is_active = False
+        employee.save()
+    assert [m["org_slug"] for m in api.get(user, "/api/auth/me").json()["memberships"]] == [
+        "globex-test"
+    ]
