@@ -5,6 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 HOST ?= 127.0.0.1
 PORT ?= 8000
+WS_PORT ?= 8001
 WORKERS ?= 2
 # The HTTP server of `make run` and `make serve`: granian (WSGI), the fastest measured (README
 # "Servers, measured"), or gunicorn (config/gunicorn.conf.py; WORKER_CLASS=sync|gthread), or
@@ -37,7 +38,9 @@ services: venv ## Start embedded PostgreSQL/Redis (unless DATABASE_URL/REDIS_URL
 	@mkdir -p .data/static
 	@$(PY) scripts/devservices.py start
 
-stop: ## Stop the embedded servers
+stop: ## Stop the embedded servers (and a job worker or WebSocket server make run left)
+	@bash scripts/realtime.sh stop
+	@bash scripts/worker.sh stop
 	@$(PY) scripts/devservices.py stop
 
 status: ## Show whether the embedded servers run
@@ -55,16 +58,18 @@ SERVE_gunicorn = $(GUNICORN) --worker-class $(WORKER_CLASS) config.wsgi:applicat
 SERVE_uvicorn = $(GUNICORN) --worker-class uvicorn.workers.UvicornWorker config.asgi:application
 SERVE_CMD = $(or $(SERVE_$(SERVER)),$(error SERVER=$(SERVER): choose granian, gunicorn or uvicorn))
 
-run: demo ## Set up everything, then serve on HOST:PORT (127.0.0.1:8000) with granian (SERVER=gunicorn) and a job worker
+run: demo ## Serve HTTP on HOST:PORT (granian; SERVER=gunicorn), WebSockets on WS_PORT, a job worker
 	@echo "API docs: http://$(HOST):$(PORT)/api/docs   health: http://$(HOST):$(PORT)/health"
 	@mkdir -p $(METRICS_DIR) && rm -f $(METRICS_DIR)/*.db
 	@PROMETHEUS_MULTIPROC_DIR=$(METRICS_DIR) bash scripts/worker.sh start $$PPID
+	@PROMETHEUS_MULTIPROC_DIR=$(METRICS_DIR) HOST=$(HOST) WS_PORT=$(WS_PORT) \
+		bash scripts/realtime.sh start $$PPID
 	PROMETHEUS_MULTIPROC_DIR=$(METRICS_DIR) $(SERVE_CMD) --workers $(WORKERS)
 
 # The job worker (manage.py worker, jobs/worker.py): imports and webhook deliveries. `make run`
 # starts one in the background (scripts/worker.sh); run more for more throughput.
 worker: migrate ## Run the job worker in the foreground (imports, webhooks); Ctrl-C stops it
-	PROMETHEUS_MULTIPROC_DIR=.data/prometheus $(PY) manage.py worker
+	PROMETHEUS_MULTIPROC_DIR=$(METRICS_DIR) $(PY) manage.py worker
 
 # Production configuration: the environment's DATABASE_URL/REDIS_URL (else the embedded servers),
 # migrations applied, no demo data; WORKERS unset: the server's default (WEB_CONCURRENCY, CPU count).
