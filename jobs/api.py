@@ -25,7 +25,14 @@ _CSV_BODY = {
         "title`; at most 50,000 rows and 10 MiB.",
         "content": {"text/csv": {"schema": {"type": "string"}}},
     },
-    "responses": {"415": {"description": "The body is not text/csv."}},
+    "responses": {
+        415: {
+            "description": "The body is not text/csv.",
+            "content": {
+                "application/json": {"schema": {"$ref": "#/components/schemas/ErrorEnvelope"}}
+            },
+        }
+    },
 }
 
 

@@ -132,6 +132,8 @@ async def _run(*, concurrency: int, exit_with: int | None) -> None:
                 name=f"cadence-{os.getpid()}",
                 concurrency=concurrency,
                 fetch_job_polling_interval=settings.JOBS_POLL_SECONDS,
+                # The queue keeps what waits, runs or failed; a Job row keeps the rest.
+                delete_jobs="successful",
                 update_heartbeat_interval=settings.JOBS_HEARTBEAT_SECONDS,
                 stalled_worker_timeout=settings.JOBS_STALLED_SECONDS,
             )

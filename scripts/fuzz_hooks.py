@@ -25,6 +25,8 @@ Two jobs:
    - a rejection comment must not be blank;
    - a NUL character in a string ("a NUL character anywhere in a string (body, query, path) is
      422 at its loc"): JSON Schema strings may hold it, PostgreSQL text cannot.
+   - a webhook URL must be https and resolve to public addresses only (DESIGN.md §11, SSRF:
+     "a refused URL is 422 at ["body", "url"]"); no generated host name resolves here.
 
    A 422 whose every detail is one of these (exact loc and message; for NUL, only where the
    request really sent a NUL at that loc) is the contract working, so that failure is dropped.
@@ -69,6 +71,17 @@ CONTRACT_422: dict[tuple[str, ...], frozenset[str] | None] = {
     ),
     ("body", "members", "#", "department_id"): frozenset(
         {"No department with this id in the organization."}
+    ),
+    # jobs.outbound.URL_REFUSALS
+    ("body", "url"): frozenset(
+        {
+            "The URL must start with https://.",
+            "The URL must name a host.",
+            "The URL must not carry a user name or password.",
+            "The URL's port is not valid.",
+            "The URL's host name does not resolve.",
+            "The URL's host resolves to a private, loopback or link-local address.",
+        }
     ),
     ("body", "members", "#", "supervisor_email"): frozenset(
         {

@@ -22,6 +22,7 @@ from core.inputs import NUL_CHARACTER
 from core.pagination import INVALID_CURSOR
 from evaluations.services import RATING_OUT_OF_SCALE
 from goals.services import _common as goal_messages
+from jobs.outbound import URL_REFUSALS
 from orgs.services import members as org_messages
 
 
@@ -40,6 +41,7 @@ def test_every_message_of_the_hooks_is_one_the_app_sends(hooks):
         RATING_OUT_OF_SCALE,
         *(v for k, v in vars(goal_messages).items() if k.isupper() and isinstance(v, str)),
         *(v for k, v in vars(org_messages).items() if k.isupper() and isinstance(v, str)),
+        *URL_REFUSALS,
     }
     for loc, messages in hooks.CONTRACT_422.items():
         assert messages is None or messages <= app_messages, loc

@@ -129,6 +129,7 @@ def world(admin, manager, employee, department, period) -> World:
             "LoginIn.email": admin.user.email,  # a real account
             "LoginIn.password": TEST_PASSWORD,
             "MemberBulkRow.supervisor_email": manager.user.email,
+            "WebhookIn.url": "http://127.0.0.1:9/hook",  # loopback: refused here, never called
         },
     )
 

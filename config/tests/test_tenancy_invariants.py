@@ -13,7 +13,7 @@ from django.test.utils import isolate_apps
 
 from orgs.models import Organization
 
-PROJECT_APPS = ("users", "orgs", "goals", "evaluations", "dashboards")
+PROJECT_APPS = ("users", "orgs", "goals", "evaluations", "dashboards", "jobs")
 
 
 def tenant_models() -> list[type[models.Model]]:

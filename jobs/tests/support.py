@@ -61,7 +61,8 @@ def worker_start(**overrides: str) -> subprocess.Popen:
         **overrides,
     }
     env.pop("TEST_DATABASE_NAME", None)
-    env.pop("PROMETHEUS_MULTIPROC_DIR", None)
+    if "PROMETHEUS_MULTIPROC_DIR" not in overrides:
+        env.pop("PROMETHEUS_MULTIPROC_DIR", None)
     registered = sql_value("SELECT coalesce(max(id), 0) FROM procrastinate_workers")
     process = subprocess.Popen(  # noqa: S603
         [sys.executable, "manage.py", "worker", "--concurrency", "4"],

@@ -77,3 +77,25 @@ def test_a_worker_killed_mid_import_leaves_nothing_and_the_job_is_retried_or_fai
     else:
         assert job["error"]["message"] == WORKER_LOST
         assert _imported() == (0, 0)
+
+
+def test_the_workers_job_durations_and_failures_reach_the_metrics(api, admin, tmp_path):
+    from prometheus_client import CollectorRegistry, generate_latest
+    from prometheus_client.multiprocess import MultiProcessCollector
+
+    worker = worker_start(PROMETHEUS_MULTIPROC_DIR=str(tmp_path))
+    try:
+        good = import_post(api, admin, csv_file(member_lines(3))).json()["id"]
+        bad = import_post(api, admin, csv_file(["not-an-email,X,employee,,,"])).json()["id"]
+        assert job_wait(api, admin, good)["status"] == "succeeded"
+        assert job_wait(api, admin, bad)["status"] == "failed"
+    finally:
+        process_stop(worker)
+    registry = CollectorRegistry()
+    MultiProcessCollector(registry, path=str(tmp_path))  # what /metrics reads under make run
+    text = generate_latest(registry).decode()
+
+    task = 'task="jobs.members_import"'
+    assert f'cadence_job_duration_seconds_count{{outcome="succeeded",{task}}} 1.0' in text
+    assert f'cadence_job_duration_seconds_count{{outcome="failed",{task}}} 1.0' in text
+    assert f"cadence_job_failures_total{{{task}}} 1.0" in text
