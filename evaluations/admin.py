@@ -40,7 +40,7 @@ class EvaluationAdmin(TenantAdmin):
     def owner_label(self, obj) -> str:
         return member_label(obj.goal.owner, obj.org.slug)
 
-    @admin.display(description="rows")
+    @admin.display(description="see also")
     def rows(self, obj):
         if obj.pk is None:
             return "—"

@@ -53,7 +53,7 @@ class PeriodAdmin(TenantAdmin):
     def org_slug(self, obj: Period) -> str:
         return obj.org.slug
 
-    @admin.display(description="rows")
+    @admin.display(description="see also")
     def rows(self, obj: Period):
         if obj.pk is None:
             return "—"
@@ -261,7 +261,7 @@ class GoalAdmin(TenantAdmin):
             format_html_join("", "<tr><th>{}</th><td>{}</td></tr>", target_rows(obj)),
         )
 
-    @admin.display(description="rows")
+    @admin.display(description="see also")
     def rows(self, obj: Goal):
         if obj.pk is None:
             return "—"

@@ -77,7 +77,7 @@ class OrganizationAdmin(CadenceAdmin):
         fields = super().get_readonly_fields(request, obj)
         return (*fields, "slug") if obj is not None else fields
 
-    @admin.display(description="rows")
+    @admin.display(description="see also")
     def rows(self, obj: Organization):
         if obj.pk is None:
             return "—"
@@ -121,7 +121,7 @@ class DepartmentAdmin(TenantAdmin):
     def org_slug(self, obj: Department) -> str:
         return obj.org.slug
 
-    @admin.display(description="rows")
+    @admin.display(description="see also")
     def rows(self, obj: Department):
         if obj.pk is None:
             return "—"
@@ -201,7 +201,7 @@ class MembershipAdmin(TenantAdmin):
     def supervisor_label(self, obj: Membership) -> str:
         return member_label(obj.supervisor, obj.org.slug)
 
-    @admin.display(description="rows")
+    @admin.display(description="see also")
     def rows(self, obj: Membership):
         if obj.pk is None:
             return "—"
@@ -343,7 +343,7 @@ class MembershipInline(ReadOnlyInline, admin.TabularInline):
             .select_related("org", "department__org", "supervisor__user", "supervisor__org")
         )
 
-    @admin.display(description="rows")
+    @admin.display(description="see also")
     def rows(self, obj: Membership):
         return links(
             ("goals", changelist_url("goals_goal", org=obj.org_id, owner=obj.pk)),
