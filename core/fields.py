@@ -61,8 +61,30 @@ def selectable(model: type, name: str) -> type:
 
     from core.inputs import not_null
 
+    def no_default(schema: dict[str, Any]) -> None:
+        schema.pop("default", None)
+
     fields = {
-        field_name: (info.annotation, Field(None, json_schema_extra=not_null))
+        field_name: (
+            info.annotation,
+            Field(
+                None,
+                description=info.description,
+                # Nullable fields keep their null; the others must not gain one.
+                json_schema_extra=no_default if _nullable(info.annotation) else not_null,
+            ),
+        )
         for field_name, info in model.model_fields.items()
     }
     return create_model(name, __base__=Schema, **fields)
+
+
+def _nullable(annotation: Any) -> bool:
+    import types
+    import typing
+
+    return (
+        type(None) in typing.get_args(annotation)
+        or annotation is type(None)
+        or (isinstance(annotation, types.UnionType) and type(None) in annotation.__args__)
+    )

@@ -6,6 +6,7 @@ orgs.permissions) and return; no ORM here.
 
 from ninja import Path, Query, Router, Status
 
+from core.fields import fields_parse
 from orgs.schemas import (
     AccountOut,
     AuditFilter,
@@ -22,7 +23,14 @@ from orgs.schemas import (
     MemberPatchIn,
     OrgMeOut,
 )
-from orgs.selectors import account_get, audit_list, department_list, member_list
+from orgs.selectors import (
+    AUDIT_ITEM_FIELDS,
+    MEMBER_ITEM_FIELDS,
+    account_get,
+    audit_list,
+    department_list,
+    member_list,
+)
 from orgs.services import (
     MemberRow,
     department_create,
@@ -48,11 +56,13 @@ def org_me(request, org_slug: Path[str]):
     return {**member.item, "org": {"slug": member.org.slug, "name": member.org.name}}
 
 
-@router.get("/members", response=MemberPageOut)
+@router.get("/members", response=MemberPageOut, exclude_unset=True)
 def members_list(request, org_slug: Path[str], filters: Query[MemberFilter]):
     """The org's member directory. Admins and managers read all of it (managers read-only:
     the directory is how they find people, e.g. to name a supervisor); employees get 403."""
-    return member_list(org=request.auth.org, actor=request.auth, **filters.model_dump())
+    query = filters.model_dump()
+    query["fields"] = fields_parse(query["fields"], known=MEMBER_ITEM_FIELDS)
+    return member_list(org=request.auth.org, actor=request.auth, **query)
 
 
 @router.post("/members/bulk", response={201: MemberListOut})
@@ -94,6 +104,8 @@ def departments_update(
     )
 
 
-@router.get("/audit", response=AuditPageOut, tags=["audit"])
+@router.get("/audit", response=AuditPageOut, tags=["audit"], exclude_unset=True)
 def audit_events_list(request, org_slug: Path[str], filters: Query[AuditFilter]):
-    return audit_list(org=request.auth.org, actor=request.auth, **filters.model_dump())
+    query = filters.model_dump()
+    query["fields"] = fields_parse(query["fields"], known=AUDIT_ITEM_FIELDS)
+    return audit_list(org=request.auth.org, actor=request.auth, **query)

@@ -6,8 +6,10 @@ from typing import Any, Literal
 from ninja import Schema
 from pydantic import Field
 
+from core.fields import fields_query, selectable
 from core.inputs import JsonBool, JsonInt, StrictIn, not_null
 from core.pagination import Cursor, Limit
+from orgs.selectors import AUDIT_ITEM_FIELDS, MEMBER_ITEM_FIELDS
 
 
 class OrgBrief(Schema):
@@ -70,10 +72,14 @@ class MemberFilter(Schema):
     limit: Limit
     offset: int = Field(0, ge=0, le=1_000_000)
     cursor: Cursor | None = None
+    fields: fields_query(MEMBER_ITEM_FIELDS) = None
+
+
+MemberListItem = selectable(MemberOut, "MemberListItem")
 
 
 class MemberPageOut(Schema):
-    items: list[MemberOut]
+    items: list[MemberListItem]
     count: int
     next_cursor: str | None
 
@@ -133,6 +139,7 @@ class AuditFilter(Schema):
     actor_id: int | None = None
     limit: Limit
     cursor: Cursor | None = None
+    fields: fields_query(AUDIT_ITEM_FIELDS) = None
 
 
 class StaffActorOut(Schema):
@@ -158,6 +165,9 @@ class AuditEventOut(Schema):
     created_at: datetime
 
 
+AuditListItem = selectable(AuditEventOut, "AuditListItem")
+
+
 class AuditPageOut(Schema):
-    items: list[AuditEventOut]
+    items: list[AuditListItem]
     next_cursor: str | None

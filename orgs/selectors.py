@@ -11,6 +11,7 @@ from django.db.models import F, Func, IntegerField, Q, QuerySet, Subquery
 from django.db.models.functions import Lower
 
 from core.errors import Unauthorized, Unprocessable, detail
+from core.fields import rows_project
 from core.pagination import (
     DEFAULT_LIMIT,
     INVALID_CURSOR,
@@ -169,8 +170,10 @@ def member_list(
     limit: int = DEFAULT_LIMIT,
     offset: int = 0,
     cursor: str | None = None,
+    fields: list[str] | None = None,
 ) -> dict[str, Any]:
-    """One page of the org's member directory: `{items, count, next_cursor}`.
+    """One page of the org's member directory: `{items, count, next_cursor}` (`fields` of each
+    item, selected in SQL, plus the sort keys the cursor needs).
 
     One query: the page and, as an uncorrelated scalar subquery (an InitPlan, evaluated once),
     the count of every member matching the filters (not only those after the cursor). Only
@@ -207,7 +210,8 @@ def member_list(
             queryset = queryset.filter(keyset_after(ordering, values))
         except (ValueError, TypeError, ValidationError) as exc:
             raise Unprocessable(details=[detail(["query", "cursor"], INVALID_CURSOR)]) from exc
-    page = queryset.annotate(**MEMBER_USER_FIELDS).values(*MEMBER_ITEM_FIELDS, "_total")
+    columns = dict.fromkeys([*(fields or MEMBER_ITEM_FIELDS), sort_by, "id"])
+    page = queryset.annotate(**MEMBER_USER_FIELDS).values(*columns, "_total")
     rows = list(page[offset : offset + limit + 1])
     if rows:
         count = rows[0]["_total"]
@@ -223,7 +227,7 @@ def member_list(
     for row in rows:
         del row["_total"]
     return {
-        "items": rows,
+        "items": rows_project(rows, fields),
         "count": count,
         "next_cursor": next_cursor,
     }
@@ -255,6 +259,8 @@ AUDIT_FIELDS = (
     "request_id",
     "created_at",
 )
+# An audit item: the columns above plus `staff_actor` ({id, email} of a platform user, joined).
+AUDIT_ITEM_FIELDS = (*AUDIT_FIELDS, "staff_actor")
 
 
 def audit_list(
@@ -266,9 +272,11 @@ def audit_list(
     actor_id: int | None = None,
     limit: int = DEFAULT_LIMIT,
     cursor: str | None = None,
+    fields: list[str] | None = None,
 ) -> dict[str, Any]:
     """The org's audit log, newest first, keyset by (-created_at, -id). One query (the platform
-    user of a support action joined: `staff_actor`, DESIGN.md §13). Admin only."""
+    user of a support action joined: `staff_actor`, DESIGN.md §13). Admin only. `fields`: the
+    item fields to select (all when None)."""
     ensure_admin(actor)
     queryset = AuditEvent.objects.filter(org=org)
     if entity_type is not None:
@@ -277,16 +285,21 @@ def audit_list(
         queryset = queryset.filter(entity_id=entity_id)
     if actor_id is not None:
         queryset = queryset.filter(actor_id=actor_id)
+    selected = fields or AUDIT_ITEM_FIELDS
+    columns = [name for name in selected if name != "staff_actor"]
+    if "staff_actor" in selected:
+        columns += ["staff_actor_id", "staff_actor__email"]
     rows, next_cursor = keyset_page(
-        queryset.values(*AUDIT_FIELDS, "staff_actor_id", "staff_actor__email"),
+        queryset.values(*dict.fromkeys([*columns, "created_at", "id"])),
         ordering=["-created_at", "-id"],
         limit=limit,
         cursor=cursor,
     )
-    for row in rows:
-        staff_id, staff_email = row.pop("staff_actor_id"), row.pop("staff_actor__email")
-        row["staff_actor"] = {"id": staff_id, "email": staff_email} if staff_id else None
-    return {"items": rows, "next_cursor": next_cursor}
+    if "staff_actor" in selected:
+        for row in rows:
+            staff_id, staff_email = row.pop("staff_actor_id"), row.pop("staff_actor__email")
+            row["staff_actor"] = {"id": staff_id, "email": staff_email} if staff_id else None
+    return {"items": rows_project(rows, fields), "next_cursor": next_cursor}
 
 
 _SUPERVISOR_CHAIN_SQL = """

@@ -334,3 +334,26 @@ def test_patch_is_active_must_be_a_json_boolean(api, admin, employee, is_active)
     assert response.json()["details"][0]["loc"] == ["body", "is_active"]
     employee.refresh_from_db()
     assert employee.is_active
+
+
+def test_member_and_audit_field_selection(api, admin, employee, django_assert_num_queries):
+    api.get(admin, "/me")  # warm auth: each list below is one query
+    with django_assert_num_queries(1) as captured:
+        members = api.get(admin, "/members", params={"fields": "email,id", "limit": 1}).json()
+    assert [set(item) for item in members["items"]] == [{"id", "email"}]
+    assert members["count"] == 3 and members["next_cursor"]
+    assert '"title"' not in captured.captured_queries[0]["sql"]
+    rest = api.get(
+        admin, "/members", params={"fields": "email", "cursor": members["next_cursor"]}
+    ).json()
+    assert len(rest["items"]) == 2 and all(set(i) == {"email"} for i in rest["items"])
+
+    api.patch(admin, f"/members/{employee.pk}", {"title": "Lead"})
+    with django_assert_num_queries(1):
+        audit = api.get(admin, "/audit", params={"fields": "action,staff_actor"}).json()
+    assert audit["items"] == [{"action": "member.update", "staff_actor": None}]
+
+    for path in ("/members", "/audit"):
+        bad = api.get(admin, path, params={"fields": "id,password_hash"})
+        assert bad.status_code == 422
+        assert bad.json()["details"][0]["loc"] == ["query", "fields"]
