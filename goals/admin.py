@@ -19,6 +19,7 @@ from django.contrib import admin
 from django.utils.html import format_html, format_html_join
 
 from core.admin import ReadOnlyInline, TenantAdmin
+from core.errors import Conflict
 from goals.models import Competency, CoreValue, Goal, Period
 from goals.services import (
     competency_create,
@@ -34,6 +35,7 @@ from orgs.models import Membership
 from orgs.permissions import PlatformActor
 
 PERIOD_EDITABLE = ("name", "starts_on", "ends_on", "status")
+PERIOD_NOT_CLOSED = "Only a closed period can be reopened."
 GOAL_EDITABLE = ("title", "weight", "target_data")
 
 
@@ -87,6 +89,8 @@ class PeriodAdmin(TenantAdmin):
         actor = PlatformActor(request.user)
 
         def run(period: Period) -> str:
+            if word == "reopened" and not period.is_closed:
+                raise Conflict(PERIOD_NOT_CLOSED)  # activating a planned one is not reopening
             data = {"status": status}
             period_update(org=period.org, actor=actor, period_id=period.pk, data=data)
             return word

@@ -6,8 +6,6 @@ class UsersConfig(AppConfig):
     name = "users"
 
     def ready(self) -> None:
-        from users.support import support_sees_every_model
+        from users.support import support_group_after_migrate
 
-        post_migrate.connect(
-            support_sees_every_model, dispatch_uid="users.support_sees_every_model"
-        )
+        post_migrate.connect(support_group_after_migrate, dispatch_uid="users.support_group")

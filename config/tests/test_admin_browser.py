@@ -11,7 +11,6 @@ runs `apt-get install chromium`.
 from __future__ import annotations
 
 import datetime
-import importlib
 import os
 import re
 import time
@@ -31,6 +30,7 @@ from orgs.models import AuditEvent, Membership, Organization
 from orgs.tests.factories import DepartmentFactory, MembershipFactory, OrganizationFactory
 from perf.seeding import SeedSize, reference_seed
 from users.models import User
+from users.support import support_group_sync
 from users.tests.factories import UserFactory, support_user
 
 CHROMIUM = Path(os.environ.get("CHROMIUM", "/usr/bin/chromium"))
@@ -95,9 +95,8 @@ def browser():
 
 @pytest.fixture
 def support_group(transactional_db):
-    """The group users migration 0002 makes (a transactional test's flush removed it)."""
-    migration = importlib.import_module("users.migrations.0002_support_group")
-    migration.support_group_sync(apps)
+    """The group users migration 0002 makes (made again after each flush: users.support)."""
+    support_group_sync(apps)
 
 
 @pytest.fixture

@@ -12,6 +12,7 @@ from django.urls import reverse
 
 from core.errors import Conflict, Forbidden
 from core.tests.admin import change_form_data, messages_of
+from goals.admin import PERIOD_NOT_CLOSED
 from goals.models import Competency, Goal, Period
 from goals.services import goal_return_to_draft
 from goals.services._common import (
@@ -104,6 +105,16 @@ def test_reopening_while_another_period_is_active_is_refused(support_client, sta
 
     assert any(PERIOD_ALREADY_ACTIVE in m for m in messages_of(response))
     assert Period.objects.get(pk=old.pk).status == "closed"
+    assert not AuditEvent.objects.filter(staff_actor=staff).exists()
+
+
+def test_only_a_closed_period_reopens(support_client, staff, org):
+    planned = PeriodFactory(org=org, name="2027 H1", status="planned")
+
+    response = _action(support_client, "goals_period", "reopen", planned.pk)
+
+    assert any(PERIOD_NOT_CLOSED in m for m in messages_of(response))
+    assert Period.objects.get(pk=planned.pk).status == "planned"
     assert not AuditEvent.objects.filter(staff_actor=staff).exists()
 
 
