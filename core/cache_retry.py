@@ -56,6 +56,8 @@ class CacheRetry:
         self._deletes: set[str] = set()  # full (prefixed) keys
         self._bumps: dict[tuple[str, str], int] = {}  # (version key, head key) → head
         self._thread: threading.Thread | None = None
+        # Read on every request (`if retrier.pending`), so the usual case costs no call.
+        self.pending = False
 
     def keys_delete(self, keys: Iterable[str]) -> None:
         """Deletes now; if Redis is unreachable, keeps the keys for the next retry."""
@@ -68,10 +70,12 @@ class CacheRetry:
         except (RedisError, OSError):
             with self._lock:
                 self._deletes.update(made)
+                self.pending = True
             self._failed("invalidation")
         else:
             with self._lock:
                 self._deletes.difference_update(made)
+                self.pending = bool(self._deletes or self._bumps)
 
     def versions_bump(self, bumps: Iterable[tuple[str, str, int]]) -> None:
         """For each (version key, head key, head): the head raised to `head` (0: unchanged)
@@ -92,12 +96,14 @@ class CacheRetry:
             with self._lock:
                 for pair, head in made.items():
                     self._bumps[pair] = max(self._bumps.get(pair, 0), head)
+                self.pending = True
             self._failed("version bump")
         else:
             with self._lock:
                 for pair, head in made.items():
                     if self._bumps.get(pair, -1) <= head:
                         self._bumps.pop(pair, None)
+                self.pending = bool(self._deletes or self._bumps)
 
     def pending_retry(self) -> bool:
         """Applies everything pending; True if some is still pending. Nothing pending (the
@@ -113,6 +119,7 @@ class CacheRetry:
         with self._lock:
             self._deletes.clear()
             self._bumps.clear()
+            self.pending = False
 
     def _failed(self, what: str) -> None:
         logger.warning("cache %s failed; will retry", what, exc_info=True)

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import uuid
+from dataclasses import dataclass
 from typing import Any
 
 import structlog
@@ -12,6 +14,7 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.urls import Resolver404, resolve
 
+from core import tracing
 from core.errors import (
     Detail,
     concurrent_conflict_response,
@@ -22,12 +25,46 @@ from core.errors import (
 )
 from core.errortracking import error_capture
 from core.inputs import NUL_CHARACTER, json_body_problems
-from core.tracing import TRACEPARENT_HEADER, request_trace
 
 REQUEST_ID_HEADER = "X-Request-ID"
 CHANGE_SEQ_HEADER = "X-Change-Seq"
 _VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 logger = structlog.get_logger("cadence.errors")
+
+
+TRACEPARENT_HEADER = "traceparent"
+_TRACEPARENT = re.compile(r"00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})")
+_NO_TRACE, _NO_SPAN = "0" * 32, "0" * 16
+
+
+@dataclass(frozen=True, slots=True)
+class Trace:
+    trace_id: str
+    span_id: str
+    flags: str
+
+    @property
+    def traceparent(self) -> str:
+        return f"00-{self.trace_id}-{self.span_id}-{self.flags}"
+
+
+def request_trace(request: HttpRequest) -> Trace:
+    """This request's trace: the recording span's when OpenTelemetry is on, otherwise the
+    incoming trace continued (a new span id under it) or a new one."""
+    if tracing.enabled:
+        from opentelemetry import trace
+
+        context = trace.get_current_span().get_span_context()
+        if context.is_valid:
+            return Trace(
+                trace_id=f"{context.trace_id:032x}",
+                span_id=f"{context.span_id:016x}",
+                flags=f"{int(context.trace_flags):02x}",
+            )
+    match = _TRACEPARENT.fullmatch(request.headers.get(TRACEPARENT_HEADER, "").strip())
+    if match and match[1] != _NO_TRACE and match[2] != _NO_SPAN:
+        return Trace(trace_id=match[1], span_id=os.urandom(8).hex(), flags=match[3])
+    return Trace(trace_id=os.urandom(16).hex(), span_id=os.urandom(8).hex(), flags="00")
 
 
 def is_api_path(path: str) -> bool:

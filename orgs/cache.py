@@ -76,7 +76,8 @@ def keys_delete_on_commit(keys: Iterable[str]) -> None:
 def org_version_get_or_init(org_id: int, *, head: int | None = None) -> int | None:
     """The org data version; None when Redis is unreachable (then nothing is cached). A
     `head` read from PostgreSQL is stored in the same round trip unless one is there."""
-    cache_retry.pending_retry()  # failed invalidations first; no round trip when none
+    if cache_retry.retrier.pending:  # failed invalidations first
+        cache_retry.pending_retry()
     key = cache.make_key(org_version_key(org_id))
     try:
         pipe = get_redis_connection("default").pipeline(transaction=False)

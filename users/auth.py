@@ -60,7 +60,8 @@ def identity_resolve(
     if user_id is None:
         user_id = token_peek_user_id(token)
     # Invalidations that failed in a Redis outage land before anything cached is read.
-    cache_retry.pending_retry()
+    if cache_retry.retrier.pending:
+        cache_retry.pending_retry()
     rate_counter = user_counter(user_id, rate_scope) if rate_scope is not None else None
     tok_key = auth_cache.token_key(token)
     ver_key = auth_cache.user_version_key(user_id)
