@@ -2,6 +2,7 @@
 
 from ninja import Path, Query, Router, Status
 
+from jobs.imports import HEADER_PATTERN
 from jobs.schemas import (
     DeliveryPageOut,
     JobFilter,
@@ -23,7 +24,7 @@ _CSV_BODY = {
         "required": True,
         "description": "CSV, UTF-8, header `email,full_name,role,department,supervisor_email,"
         "title`; at most 50,000 rows and 10 MiB.",
-        "content": {"text/csv": {"schema": {"type": "string"}}},
+        "content": {"text/csv": {"schema": {"type": "string", "pattern": HEADER_PATTERN}}},
     },
     "responses": {
         415: {

@@ -30,8 +30,11 @@ ROLES = frozenset(Membership.Role.values)
 MAX_ERROR_ROWS = 100  # the job's error lists the first ones
 
 NOT_UTF8 = "The file is not UTF-8 text (line {line})."
-NO_HEADER = "The file is empty: line 1 must be the header " + ",".join(COLUMNS) + "."
-BAD_HEADER = "Line 1 must be the header " + ",".join(COLUMNS) + " (any order)."
+HEADER = ",".join(COLUMNS)
+# What the OpenAPI document says of the body: line 1 is the header (after an optional BOM).
+HEADER_PATTERN = "^\ufeff?" + HEADER + "\r?(\n|$)"
+NO_HEADER = "The file is empty: line 1 must be the header " + HEADER + "."
+BAD_HEADER = "Line 1 must be the header " + HEADER + "."
 NO_ROWS = "The file has a header but no rows."
 TOO_MANY_ROWS = "The file has more than {limit:,} rows; split it."
 ROWS_INVALID = "{count} of the rows are not valid; nothing was imported."
@@ -89,9 +92,16 @@ def _decode(data: bytes) -> str:
         ) from exc
 
 
+def header_check(data: bytes) -> None:
+    """Line 1 is the header, exactly (checked when the file is posted: 422 otherwise)."""
+    first = data.split(b"\n", 1)[0].removeprefix(b"\xef\xbb\xbf").removesuffix(b"\r")
+    if first != HEADER.encode():
+        raise ImportRefused(BAD_HEADER if data else NO_HEADER, [row_error(1, None, BAD_HEADER)])
+
+
 def _header(cells: list[str]) -> list[str]:
     names = [cell.strip().lower() for cell in cells]
-    if sorted(names) != sorted(COLUMNS):
+    if names != list(COLUMNS):
         missing = [name for name in COLUMNS if name not in names]
         extra = [cell for cell, name in zip(cells, names, strict=True) if name not in COLUMNS]
         problems = [row_error(1, name, "Missing column.") for name in missing]

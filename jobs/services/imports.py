@@ -26,10 +26,11 @@ from django.contrib.auth.hashers import UNUSABLE_PASSWORD_PREFIX
 from django.db import connection, connections, transaction
 from django.utils import timezone
 
-from core.errors import ApplicationError
+from core.errors import ApplicationError, Unprocessable, detail
 from jobs.imports import (
     ImportRefused,
     ImportRow,
+    header_check,
     refuse_rows,
     row_error,
     rows_read,
@@ -69,10 +70,15 @@ class UnsupportedMediaType(ApplicationError):
 def members_import_start(
     *, org: Organization, actor: Membership, data: bytes, content_type: str, request_id: str = ""
 ) -> dict[str, Any]:
-    """The job (queued), committed with its queue entry. Admin only; `text/csv` only (415)."""
+    """The job (queued), committed with its queue entry. Admin only; `text/csv` only (415);
+    line 1 must be the header (422 at ["body"]): the rows are the job's to check."""
     ensure_jobs_admin(actor)
     if content_type != "text/csv":
         raise UnsupportedMediaType(CSV_ONLY)
+    try:
+        header_check(data)
+    except ImportRefused as refused:
+        raise Unprocessable(details=[detail(["body"], refused.message)]) from refused
     from jobs.tasks import members_import_task  # tasks import services: bound at call time
 
     with transaction.atomic():

@@ -155,14 +155,15 @@ def test_errors_list_the_first_100_rows_in_line_order(api, admin, live_worker):
     assert "150" in job["error"]["message"]
 
 
-def test_a_file_without_the_header_fails_the_job(api, admin, live_worker):
-    job = job_wait(
-        api,
-        admin,
-        import_post(api, admin, csv_file(["a@b.example,A,employee"], header="x,y,z")).json()["id"],
-    )
-    assert job["status"] == "failed"
-    assert job["error"]["rows"][0]["line"] == 1
+def test_a_file_without_the_header_is_422(api, admin):
+    assert import_post(api, admin, b"").status_code == 415  # no body: no content type either
+    for data in (b"x,y,z\na@b.example,A,employee\n", csv_file([], header="email,role"), b"\n"):
+        response = import_post(api, admin, data)
+        assert response.status_code == 422, data
+        assert response.json()["details"][0]["loc"] == ["body"]
+    assert not Job.objects.exists()
+    bom = b"\xef\xbb\xbf" + csv_file(member_lines(1)).replace(b"\n", b"\r\n")
+    assert import_post(api, admin, bom).status_code == 202  # a spreadsheet's export
 
 
 def test_a_body_over_10_mib_is_413_and_one_over_1_mib_is_accepted(api, admin):

@@ -228,7 +228,7 @@ def test_delivery_latency_commit_to_receiver(api, admin, receiver):
         seq = _department(api, admin, f"Latency {i}")
         committed[seq] = time.time()
         time.sleep(0.02)
-    wait_for(lambda: len(receiver.succeeded()) == 40)
+    wait_for(lambda: len(receiver.succeeded()) == 40, timeout=90)
     latencies = sorted(
         (r.at - committed[int(r.headers["Cadence-Event-Id"])]) * 1000 for r in receiver.succeeded()
     )
