@@ -98,11 +98,6 @@ def org_versions_bump(org_ids: set[int], *, head: int = 0) -> None:
     )
 
 
-def org_version_publish_on_commit(*, org_id: int, head: int) -> None:
-    """After commit: the new change head and a new data version, in one atomic step."""
-    transaction.on_commit(lambda: org_versions_bump({org_id}, head=head))
-
-
 def org_head_init(*, org_id: int, head: int) -> None:
     """A head read from PostgreSQL, stored unless a newer one got there first."""
     cache.add(org_head_key(org_id), head, timeout=None)
