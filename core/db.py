@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import select
+from typing import Any
+from urllib.parse import quote
 
 import psycopg
 from psycopg_pool import ConnectionPool
@@ -21,3 +23,17 @@ def pooled_connection_check(conn: psycopg.Connection) -> None:
     readable, _, _ = select.select([conn.fileno()], [], [], 0)
     if readable:
         ConnectionPool.check_connection(conn)
+
+
+def database_url(db: dict[str, Any]) -> str:
+    """The database of these settings as a DATABASE_URL, for a server process started beside
+    this one (a test database has a name of its own, known only at run time)."""
+    user, password = quote(db["USER"] or "", safe=""), quote(db["PASSWORD"] or "", safe="")
+    credentials = f"{user}:{password}@" if password else (f"{user}@" if user else "")
+    # A unix socket directory comes as HOST or, from `?host=` in the URL, as OPTIONS["host"].
+    host = db["HOST"] or db.get("OPTIONS", {}).get("host", "")
+    port, name = db["PORT"] or "", quote(db["NAME"], safe="")
+    if host.startswith("/"):
+        query = f"?host={quote(host, safe='/')}" + (f"&port={port}" if port else "")
+        return f"postgresql://{credentials}/{name}{query}"
+    return f"postgresql://{credentials}{host}{f':{port}' if port else ''}/{name}"

@@ -23,7 +23,8 @@ from django.contrib.auth.hashers import PBKDF2PasswordHasher
 from django.test import Client
 
 from conftest import RUN_PREFIX
-from core.tests.servers import database_url, gunicorn_start, process_stop
+from core.db import database_url
+from core.tests.servers import gunicorn_start, process_stop
 from goals.models import Goal, Period
 from goals.tests.factories import CompetencyFactory, GoalFactory, PeriodFactory
 from orgs.models import AuditEvent, Membership, Organization

@@ -12,7 +12,6 @@ every run (the last-admin tests assert that it did).
 from __future__ import annotations
 
 import json
-import os
 import threading
 import urllib.error
 import urllib.request
@@ -21,10 +20,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from django.conf import settings
 
-from conftest import RUN_PREFIX
-from core.tests.servers import database_url, gunicorn_start, process_stop
+from core.tests.servers import gunicorn_start, process_stop, server_env
 from evaluations.models import SelfAssessment
 from goals.models import Goal
 from goals.services._common import GOAL_NOT_SUBMITTED, WEIGHT_BUDGET
@@ -96,18 +93,7 @@ class Server:
 
 @pytest.fixture(scope="module")
 def server(django_db_setup):
-    env = {
-        **os.environ,
-        "DEBUG": "true",
-        "DATABASE_URL": database_url(settings.DATABASES["default"]),
-        "REDIS_URL": settings.CACHES["default"]["LOCATION"],
-        "CACHE_KEY_PREFIX": RUN_PREFIX,  # the suite's prefix: flushed before every test
-        "JWT_SIGNING_KEY": settings.JWT_SIGNING_KEY,  # tokens minted here are valid there
-        "JWT_KEY_ID": settings.JWT_KEY_ID,
-        "RATE_LIMITS_ENABLED": "false",
-        "LOG_LEVEL": "critical",
-    }
-    env.pop("TEST_DATABASE_NAME", None)
+    env = server_env(RATE_LIMITS_ENABLED="false")
     process, port = gunicorn_start(env, workers=WORKERS, preload=True)
     try:
         server = Server(port)

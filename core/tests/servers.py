@@ -3,16 +3,17 @@ project started and waited for, and a stop that never leaves a process behind.""
 
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
 import sys
 import time
 import urllib.request
-from typing import Any
-from urllib.parse import quote
 
 import pytest
 from django.conf import settings
+
+from core.db import database_url
 
 
 def free_port() -> int:
@@ -80,14 +81,22 @@ def _wait_live(server: subprocess.Popen, port: int, name: str, wait_seconds: flo
     pytest.fail(f"{name} did not answer within {wait_seconds:.0f} s")
 
 
-def database_url(db: dict[str, Any]) -> str:
-    """The test database (its name is only known once pytest-django has created it)."""
-    user, password = quote(db["USER"] or "", safe=""), quote(db["PASSWORD"] or "", safe="")
-    credentials = f"{user}:{password}@" if password else (f"{user}@" if user else "")
-    # A unix socket directory comes as HOST or, from `?host=` in the URL, as OPTIONS["host"].
-    host = db["HOST"] or db.get("OPTIONS", {}).get("host", "")
-    port, name = db["PORT"] or "", quote(db["NAME"], safe="")
-    if host.startswith("/"):
-        query = f"?host={quote(host, safe='/')}" + (f"&port={port}" if port else "")
-        return f"postgresql://{credentials}/{name}{query}"
-    return f"postgresql://{credentials}{host}{f':{port}' if port else ''}/{name}"
+def server_env(**overrides: str) -> dict[str, str]:
+    """The environment of a server process that shares this test run: its test database, its
+    Redis key prefix (so the suite's flushes clean up after the server too), its JWT key
+    (tokens minted here are valid there), quiet logs; `overrides` on top."""
+    from conftest import RUN_PREFIX
+
+    env = {
+        **os.environ,
+        "DEBUG": "true",
+        "DATABASE_URL": database_url(settings.DATABASES["default"]),
+        "REDIS_URL": settings.CACHES["default"]["LOCATION"],
+        "CACHE_KEY_PREFIX": RUN_PREFIX,
+        "JWT_SIGNING_KEY": settings.JWT_SIGNING_KEY,
+        "JWT_KEY_ID": settings.JWT_KEY_ID,
+        "LOG_LEVEL": "critical",
+        **overrides,
+    }
+    env.pop("TEST_DATABASE_NAME", None)  # DATABASE_URL names the test database itself
+    return env

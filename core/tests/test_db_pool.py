@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import os
 import urllib.error
 import urllib.request
 
 import pytest
-from django.conf import settings
 from django.db import connection
 
-from conftest import RUN_PREFIX
-from core.tests.servers import database_url, gunicorn_start, process_stop
+from core.tests.servers import gunicorn_start, process_stop, server_env
 
 pytestmark = pytest.mark.usefixtures("transactional_db")
 
@@ -25,17 +22,8 @@ def _status(port: int, path: str) -> int:
 
 
 def test_a_pooled_connection_the_server_closed_is_replaced_not_served(django_db_setup):
-    env = {
-        **os.environ,
-        "DEBUG": "true",
-        "DATABASE_URL": database_url(settings.DATABASES["default"]),
-        "REDIS_URL": settings.CACHES["default"]["LOCATION"],
-        "CACHE_KEY_PREFIX": RUN_PREFIX,
-        "DB_POOL_MIN_SIZE": "1",
-        "DB_POOL_MAX_SIZE": "1",  # one connection: the next request must get it or its heir
-        "LOG_LEVEL": "critical",
-    }
-    env.pop("TEST_DATABASE_NAME", None)
+    # One connection: the next request must get it or its heir.
+    env = server_env(DB_POOL_MIN_SIZE="1", DB_POOL_MAX_SIZE="1")
     server, port = gunicorn_start(env)
     try:
         assert _status(port, "/api/perf/floor") == 200

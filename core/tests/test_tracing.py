@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import gzip
 import json
-import os
 import re
 import threading
 import time
@@ -15,10 +14,8 @@ import zlib
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
-from django.conf import settings
 
-from conftest import RUN_PREFIX
-from core.tests.servers import database_url, free_port, gunicorn_start, process_stop
+from core.tests.servers import free_port, gunicorn_start, process_stop, server_env
 
 TRACEPARENT = re.compile(r"00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})")
 INCOMING = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
@@ -136,22 +133,6 @@ def receiver():
     collector.close()
 
 
-def _server_env(**extra: str) -> dict[str, str]:
-    env = {
-        **os.environ,
-        "DEBUG": "true",
-        "DATABASE_URL": database_url(settings.DATABASES["default"]),
-        "REDIS_URL": settings.CACHES["default"]["LOCATION"],
-        "CACHE_KEY_PREFIX": RUN_PREFIX,
-        "JWT_SIGNING_KEY": settings.JWT_SIGNING_KEY,
-        "JWT_KEY_ID": settings.JWT_KEY_ID,
-        "LOG_LEVEL": "critical",
-        **extra,
-    }
-    env.pop("TEST_DATABASE_NAME", None)
-    return env
-
-
 def _get(port: int, path: str, headers: dict[str, str]) -> tuple[int, dict[str, str]]:
     request = urllib.request.Request(f"http://127.0.0.1:{port}{path}", headers=headers)  # noqa: S310
     try:
@@ -169,7 +150,7 @@ def test_spans_of_the_request_its_sql_and_redis_reach_an_otlp_collector(
         ExportTraceServiceRequest,
     )
 
-    env = _server_env(
+    env = server_env(
         OTEL_EXPORTER_OTLP_ENDPOINT=f"http://127.0.0.1:{receiver.port}",
         OTEL_BSP_SCHEDULE_DELAY="100",
         OTEL_SERVICE_NAME="cadence-test",
@@ -215,7 +196,7 @@ def test_spans_of_the_request_its_sql_and_redis_reach_an_otlp_collector(
 def test_errors_reach_sentry_without_bodies_tokens_or_cookies(
     django_db_setup, receiver, api, admin
 ):
-    env = _server_env(
+    env = server_env(
         SENTRY_DSN=f"http://publickey@127.0.0.1:{receiver.port}/1",
         ROOT_URLCONF="config.tests.urls_crash",  # the real URLs plus routes that crash
     )

@@ -26,7 +26,8 @@ import pytest
 from django.conf import settings
 
 from conftest import RUN_PREFIX
-from core.tests.servers import database_url, process_stop
+from core.db import database_url
+from core.tests.servers import process_stop
 
 # A worker for tests: fast heartbeats, stalled after 3 s, sweeps twice a second, webhook
 # retries after 0.2 s doubling up to 1 s, for 5 s; loopback receivers allowed (the test's own).

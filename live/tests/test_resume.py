@@ -5,19 +5,16 @@ feed returns page by page equal the log after N, in seq order, each change once.
 from __future__ import annotations
 
 import json
-import os
 import threading
 import urllib.request
 import uuid
 
 import pytest
-from django.conf import settings
 from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
-from conftest import RUN_PREFIX
-from core.tests.servers import database_url, gunicorn_start, process_stop, uvicorn_start
+from core.tests.servers import gunicorn_start, process_stop, server_env, uvicorn_start
 from live.tests.test_sockets import Socket
 from orgs.models import Change
 
@@ -27,18 +24,7 @@ WRITERS = 4  # gunicorn workers: the writes are published by different processes
 
 @pytest.fixture(scope="module")
 def servers(django_db_setup):
-    env = {
-        **os.environ,
-        "DEBUG": "true",
-        "DATABASE_URL": database_url(settings.DATABASES["default"]),
-        "REDIS_URL": settings.CACHES["default"]["LOCATION"],
-        "CACHE_KEY_PREFIX": RUN_PREFIX,
-        "JWT_SIGNING_KEY": settings.JWT_SIGNING_KEY,
-        "JWT_KEY_ID": settings.JWT_KEY_ID,
-        "RATE_LIMITS_ENABLED": "false",
-        "LOG_LEVEL": "critical",
-    }
-    env.pop("TEST_DATABASE_NAME", None)
+    env = server_env(RATE_LIMITS_ENABLED="false")
     http, http_port = gunicorn_start(env, workers=WRITERS, preload=True)
     ws, ws_port = uvicorn_start(env)
     yield http_port, ws_port

@@ -4,16 +4,13 @@ its close codes, replay then live with no gap or duplicate, visibility, revocati
 from __future__ import annotations
 
 import json
-import os
 import time
 
 import pytest
-from django.conf import settings
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
-from conftest import RUN_PREFIX
-from core.tests.servers import database_url, process_stop, uvicorn_start
+from core.tests.servers import process_stop, server_env, uvicorn_start
 from goals.models import Goal
 from goals.tests.factories import GoalFactory
 from orgs.tests.factories import MembershipFactory
@@ -30,21 +27,12 @@ PERFORMANCE = {
 
 @pytest.fixture(scope="module")
 def ws_port(django_db_setup, django_db_blocker):
-    env = {
-        **os.environ,
-        "DEBUG": "true",
-        "DATABASE_URL": database_url(settings.DATABASES["default"]),
-        "REDIS_URL": settings.CACHES["default"]["LOCATION"],
-        "CACHE_KEY_PREFIX": RUN_PREFIX,  # the suite's prefix: its rooms and cache entries
-        "JWT_SIGNING_KEY": settings.JWT_SIGNING_KEY,
-        "JWT_KEY_ID": settings.JWT_KEY_ID,
-        "RATE_LIMITS_ENABLED": "false",
-        "WS_HELLO_SECONDS": "1",
-        "WS_REVALIDATE_SECONDS": "0.3",
-        "WS_MAX_PER_USER": "3",
-        "LOG_LEVEL": "critical",
-    }
-    env.pop("TEST_DATABASE_NAME", None)
+    env = server_env(
+        RATE_LIMITS_ENABLED="false",
+        WS_HELLO_SECONDS="1",
+        WS_REVALIDATE_SECONDS="0.3",
+        WS_MAX_PER_USER="3",
+    )
     server, port = uvicorn_start(env)
     yield port
     process_stop(server)

@@ -27,9 +27,10 @@ import time
 import urllib.request
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import quote
 
 from django.conf import settings
+
+from core.db import database_url
 
 DEFAULT_SERVER = "granian"  # what `make run`, `make serve` and the image run
 WSGI_APP = "config.bench:wsgi_application"
@@ -84,19 +85,6 @@ def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
-
-
-def database_url(db: dict[str, Any]) -> str:
-    """The database this process uses, as a DATABASE_URL (a test database has a name of its
-    own, known only at run time)."""
-    user, password = quote(db["USER"] or "", safe=""), quote(db["PASSWORD"] or "", safe="")
-    credentials = f"{user}:{password}@" if password else (f"{user}@" if user else "")
-    host = db["HOST"] or db.get("OPTIONS", {}).get("host", "")
-    port, name = db["PORT"] or "", quote(db["NAME"], safe="")
-    if host.startswith("/"):
-        query = f"?host={quote(host, safe='/')}" + (f"&port={port}" if port else "")
-        return f"postgresql://{credentials}/{name}{query}"
-    return f"postgresql://{credentials}{host}{f':{port}' if port else ''}/{name}"
 
 
 def server_env(overrides: dict[str, str]) -> dict[str, str]:
