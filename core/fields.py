@@ -16,16 +16,18 @@ from core.errors import Unprocessable, detail
 
 UNKNOWN_FIELDS = "Unknown field(s): {unknown}. An item has: {known}."
 NO_FIELDS = "Name at least one field, or leave `fields` out for all of them."
-FIELDS_PATTERN = r"^[a-z_]+(,[a-z_]+)*$"
 
 
 def fields_query(names: Sequence[str]) -> Any:
-    """The `fields` query parameter of a list whose items have `names`."""
+    """The `fields` query parameter of a list whose items have `names`. Its pattern admits
+    exactly the lists of known names, so the document says what the server accepts."""
+    name = "(" + "|".join(sorted(names, key=len, reverse=True)) + ")"
     return Annotated[
         str | None,
         Field(
             None,
             max_length=1000,
+            pattern=rf"^{name}(,{name})*$",
             description="Comma-separated item fields to return (all when omitted): "
             + ", ".join(names),
         ),

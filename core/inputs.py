@@ -88,6 +88,14 @@ def not_null(schema: dict[str, Any]) -> None:
     schema.pop("default", None)
 
 
+# An email as every input takes it (bulk create, imports): something@something.tld.
+# No `\s`: it means other characters in pydantic's regex engine (Unicode White_Space, with
+# U+0085, without U+FEFF) than in the ECMA dialect of the OpenAPI document, so clients and the
+# server would disagree. Spelled out: no "@", no ASCII control or space, no Unicode space.
+_EMAIL_CHAR = r"[^@\x00-\x20\x7f-\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff]"
+EMAIL_PATTERN = rf"^{_EMAIL_CHAR}+@{_EMAIL_CHAR}+\.{_EMAIL_CHAR}+$"
+
+
 # --- Hostile input: one boundary for every request -------------------------------------------
 # PostgreSQL text and jsonb cannot hold NUL, and jsonb cannot hold NaN or ±Infinity: such input
 # would fail in the database (a 500). It is refused before any view runs, at its loc, by

@@ -12,9 +12,11 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from core.inputs import NUL_CHARACTER
+from core.inputs import (
+    EMAIL_PATTERN,  # the one email rule, shared with POST /members/bulk
+    NUL_CHARACTER,
+)
 from orgs.models import Membership
-from orgs.schemas import EMAIL_PATTERN  # the one email rule, shared with POST /members/bulk
 from users.models import normalize_email
 
 COLUMNS = ("email", "full_name", "role", "department", "supervisor_email", "title")

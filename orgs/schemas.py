@@ -7,7 +7,7 @@ from ninja import Schema
 from pydantic import Field
 
 from core.fields import fields_query, selectable
-from core.inputs import JsonBool, JsonInt, StrictIn, not_null
+from core.inputs import EMAIL_PATTERN, JsonBool, JsonInt, StrictIn, not_null
 from core.pagination import Cursor, Limit
 from orgs.selectors import AUDIT_ITEM_FIELDS, MEMBER_ITEM_FIELDS
 
@@ -52,11 +52,6 @@ class AccountOut(Schema):
 # --- members, departments, audit (inputs reject unknown fields) -----------------------------
 
 Role = Literal["admin", "manager", "employee"]
-# No `\s`: it means other characters in pydantic's regex engine (Unicode White_Space, with
-# U+0085, without U+FEFF) than in the ECMA dialect of the OpenAPI document, so clients and the
-# server would disagree. Spelled out: no "@", no ASCII control or space, no Unicode space.
-_EMAIL_CHAR = r"[^@\x00-\x20\x7f-\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff]"
-EMAIL_PATTERN = rf"^{_EMAIL_CHAR}+@{_EMAIL_CHAR}+\.{_EMAIL_CHAR}+$"
 MAX_BULK_ROWS = 1000
 
 
