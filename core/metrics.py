@@ -50,3 +50,17 @@ QUEUE_OLDEST_AGE = Gauge(
     "Age of the oldest job waiting in the queue (0 when none waits).",
     multiprocess_mode="mostrecent",
 )
+
+# Refreshed when /metrics is scraped, not on every request: apps register a function that sets
+# gauges read from elsewhere (the job queue's depth, from PostgreSQL).
+_scrape_hooks: list = []
+
+
+def scrape_hook_register(hook) -> None:
+    if hook not in _scrape_hooks:
+        _scrape_hooks.append(hook)
+
+
+def scrape_hooks_run() -> None:
+    for hook in _scrape_hooks:
+        hook()

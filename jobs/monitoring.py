@@ -11,7 +11,6 @@ from core.metrics import QUEUE_DEPTH, QUEUE_OLDEST_AGE
 from jobs.queue import IMPORTS_QUEUE, WEBHOOKS_QUEUE, queue_stats
 
 logger = structlog.get_logger("cadence.jobs")
-METRICS_PATH = "/metrics"
 
 
 def queue_check() -> dict[str, Any]:
@@ -27,11 +26,9 @@ def queue_check() -> dict[str, Any]:
     }
 
 
-def metrics_refresh(sender, environ=None, **kwargs) -> None:
-    """Before /metrics is served (`request_started`), the queue gauges are read from
-    PostgreSQL: true whether or not a worker runs. Other paths cost nothing."""
-    if (environ or {}).get("PATH_INFO") != METRICS_PATH:
-        return
+def metrics_refresh() -> None:
+    """When /metrics is scraped (core.metrics scrape hook), the queue gauges are read from
+    PostgreSQL: true whether or not a worker runs. Other requests cost nothing."""
     try:
         stats = queue_stats(stalled_seconds=settings.JOBS_STALLED_SECONDS)
     except Exception:  # noqa: BLE001 - the scrape still answers, without fresh queue gauges

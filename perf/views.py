@@ -6,6 +6,8 @@ from django.conf import settings
 from django.http import HttpResponse
 from django_prometheus.exports import ExportToDjangoView
 
+from core.metrics import scrape_hooks_run
+
 LOOPBACK = {"127.0.0.1", "::1"}
 
 
@@ -17,4 +19,5 @@ def metrics(request):
     )
     if not allowed:
         return HttpResponse("Forbidden\n", status=403, content_type="text/plain")
+    scrape_hooks_run()
     return ExportToDjangoView(request)
