@@ -13,11 +13,11 @@ from __future__ import annotations
 import json
 import statistics
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from perf.bench.runners import Result
+from perf.bench.runners import Result, percentile
 
 BUDGETS_FILE = Path(__file__).resolve().parent.parent / "budgets.toml"
 
@@ -44,6 +44,7 @@ class Verdict:
     ratio: float
     failures: list[str]
     rps_ratio: float = 0.0  # req/s ÷ the floor's req/s
+    round_ratios: list[float] = field(default_factory=list)  # p95 ÷ floor, one per round
 
     @property
     def status(self) -> str:
@@ -61,6 +62,49 @@ def rps_ratios(rounds: list[list[Result]]) -> dict[str, float]:
             if floor and result.rps:
                 per_round.setdefault(result.name, []).append(result.rps / floor)
     return {name: statistics.median(values) for name, values in per_round.items()}
+
+
+def pooled(rounds: list[list[Result]]) -> list[Result]:
+    """Per scenario, its samples of every round together (the table's p50/p95/p99, the SQL
+    count of the steady state and any error response of any round)."""
+    merged = []
+    for same_scenario in zip(*rounds, strict=True):
+        result = Result(same_scenario[0].name)
+        for one in same_scenario:
+            result.absorb(one)
+        merged.append(result)
+    return merged
+
+
+def ratios_by_round(rounds: list[list[Result]]) -> dict[str, list[float]]:
+    """Per scenario, one value per round: its p95 ÷ the p95 of the floor requests measured
+    alternately with it in that round (`Result.floor_ms`; without them, the round's floor)."""
+    ratios: dict[str, list[float]] = {}
+    for results in rounds:
+        floor = next((r for r in results if r.name == "floor"), None)
+        round_floor = floor.latencies_ms if floor else []
+        for result in results:
+            floor_p95 = percentile(result.floor_ms or round_floor, 95)
+            if floor_p95 and result.latencies_ms:
+                ratios.setdefault(result.name, []).append(result.percentile(95) / floor_p95)
+    return ratios
+
+
+def judge_rounds(
+    rounds: list[list[Result]], budgets: dict[str, dict[str, Any]], *, check_ratios: bool
+) -> list[Verdict]:
+    """The gate (in process, `run_rounds`): a scenario's p95 ratio is the median over the
+    rounds of its p95 ÷ the p95 of the floor measured alternately with it in that round, so
+    a slow stretch of a shared machine moves one round's ratio, not the verdict: the budget
+    fails only when the median is over it. Queries and errors: every round's requests."""
+    per_round = ratios_by_round(rounds)
+    return judge(
+        pooled(rounds),
+        budgets,
+        check_ratios=check_ratios,
+        p95_ratios={name: statistics.median(values) for name, values in per_round.items()},
+        per_round=per_round,
+    )
 
 
 def median_round(rounds: list[list[Result]]) -> list[Result]:
@@ -88,16 +132,22 @@ def judge(
     *,
     check_ratios: bool,
     throughput: dict[str, float] | None = None,
+    p95_ratios: dict[str, float] | None = None,
+    per_round: dict[str, list[float]] | None = None,
 ) -> list[Verdict]:
     """`throughput` (HTTP mode: `rps_ratios` over the rounds) adds the §6 throughput targets
-    to the ratio checks; without it the req/s ratios come from `results` alone."""
+    to the ratio checks; without it the req/s ratios come from `results` alone. `p95_ratios`
+    (`judge_rounds`: medians over rounds) replace the p95 ratios of `results` alone."""
     floor = next((r for r in results if r.name == "floor"), None)
     floor_p95 = floor.percentile(95) if floor and floor.latencies_ms else 0.0
     ratios = throughput or rps_ratios([results])
     verdicts = []
     for result in results:
         budget = budgets.get(result.name, {})
-        ratio = result.percentile(95) / floor_p95 if floor_p95 else 0.0
+        if p95_ratios is not None:
+            ratio = p95_ratios.get(result.name, 0.0)
+        else:
+            ratio = result.percentile(95) / floor_p95 if floor_p95 else 0.0
         failures = []
         if not result.skipped:
             if "max_queries" in budget and result.steady_queries > budget["max_queries"]:
@@ -111,7 +161,16 @@ def judge(
             errors = {status: n for status, n in result.statuses.items() if status >= 400}
             if errors:
                 failures.append(f"error responses {errors}")
-        verdicts.append(Verdict(result, budget, ratio, failures, ratios.get(result.name, 0.0)))
+        verdicts.append(
+            Verdict(
+                result,
+                budget,
+                ratio,
+                failures,
+                ratios.get(result.name, 0.0),
+                (per_round or {}).get(result.name, []),
+            )
+        )
     return verdicts
 
 
@@ -131,6 +190,7 @@ def report_rows(verdicts: list[Verdict]) -> list[dict[str, Any]]:
                 "rps_ratio": round(verdict.rps_ratio, 3),
                 "queries": result.steady_queries,
                 "p95_ratio": round(verdict.ratio, 2),
+                "round_ratios": [round(x, 2) for x in verdict.round_ratios],
                 "budget": dict(sorted(verdict.budget.items())),
                 "status": verdict.status,
                 "notes": result.skipped or "; ".join(verdict.failures),
@@ -142,22 +202,28 @@ def report_rows(verdicts: list[Verdict]) -> list[dict[str, Any]]:
 
 
 def table_lines(rows: list[dict[str, Any]], mode: str, *, http: bool = False) -> list[str]:
-    """The text table; over HTTP with a req/s ÷ floor column."""
+    """The text table; over HTTP with a req/s ÷ floor column; with rounds (the gate), the
+    ratio is the median over the rounds and `rounds` their lowest–highest ratio."""
+    spread = any(len(row.get("round_ratios", [])) > 1 for row in rows)
     lines = [
         f"mode: {mode}",
         f"{'scenario':<22}{'reqs':>6}{'p50':>8}{'p95':>8}{'p99':>8}{'req/s':>9}"
         + (f"{'÷floor':>8}" if http else "")
-        + f"{'SQL':>5}{'ratio':>7}  {'budget (q / ratio)':<20}status",
+        + f"{'SQL':>5}{'ratio':>7}"
+        + (f"{'rounds':>14}" if spread else "")
+        + f"  {'budget (q / ratio)':<20}status",
     ]
     for row in rows:
         budget = row["budget"]
         budget_text = f"{budget.get('max_queries', '-')} / {budget.get('p95_ratio', '-')}"
+        each = row.get("round_ratios") or [0.0]
         lines.append(
             f"{row['scenario']:<22}{row['requests']:>6}{row['p50_ms']:>8.2f}"
             f"{row['p95_ms']:>8.2f}{row['p99_ms']:>8.2f}{row['rps']:>9.1f}"
             + (f"{row['rps_ratio']:>8.2f}" if http else "")
-            + f"{row['queries']:>5}{row['p95_ratio']:>7.2f}  {budget_text:<20}"
-            f"{row['status']} {row['notes']}"
+            + f"{row['queries']:>5}{row['p95_ratio']:>7.2f}"
+            + (f"{f'{min(each):.1f}–{max(each):.1f}':>14}" if spread else "")
+            + f"  {budget_text:<20}{row['status']} {row['notes']}"
         )
     return lines
 

@@ -1,12 +1,14 @@
 """How a scenario is measured: in process through Django's test client (the full middleware
 stack), or over HTTP against a running server (`perf.bench.servers`) with a bounded load of
 concurrent keep-alive connections. Each request's latency is timed here; its SQL query count
-is read from the Server-Timing header.
+is read from the Server-Timing header. In process, `run_rounds` measures each scenario in
+rounds, its requests alternating with the floor's (the reference of its p95 ratio).
 """
 
 from __future__ import annotations
 
 import asyncio
+import gc
 import re
 import statistics
 import time
@@ -23,6 +25,14 @@ from perf.bench.scenarios import Actors, Scenario, body_json, request_kwargs, st
 _QUERIES = re.compile(r'db;dur=[\d.]+;desc="(\d+) queries"')
 
 
+def percentile(values: list[float], p: float) -> float:
+    """The nearest-rank percentile (p95 of 20 values: the 19th smallest); 0 when empty."""
+    if not values:
+        return 0.0
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(p / 100 * len(ordered)) - 1))]
+
+
 @dataclass
 class Result:
     name: str
@@ -31,13 +41,11 @@ class Result:
     statuses: dict[int, int] = field(default_factory=dict)
     wall_seconds: float = 0.0
     skipped: str = ""
+    # The floor's latencies measured alternately with this scenario's (`run_paired`).
+    floor_ms: list[float] = field(default_factory=list)
 
     def percentile(self, p: float) -> float:
-        if not self.latencies_ms:
-            return 0.0
-        ordered = sorted(self.latencies_ms)
-        index = min(len(ordered) - 1, max(0, round(p / 100 * len(ordered)) - 1))
-        return ordered[index]
+        return percentile(self.latencies_ms, p)
 
     @property
     def steady_queries(self) -> int:
@@ -52,6 +60,15 @@ class Result:
     def rps(self) -> float:
         return len(self.latencies_ms) / self.wall_seconds if self.wall_seconds else 0.0
 
+    def absorb(self, other: Result) -> None:
+        """`other`'s samples added to these (blocks of one scenario pooled)."""
+        self.latencies_ms.extend(other.latencies_ms)
+        self.queries.extend(other.queries)
+        for status, count in other.statuses.items():
+            self.statuses[status] = self.statuses.get(status, 0) + count
+        self.wall_seconds += other.wall_seconds
+        self.skipped = self.skipped or other.skipped
+
     def record(self, latency_ms: float, status: int, server_timing: str) -> None:
         self.latencies_ms.append(latency_ms)
         self.statuses[status] = self.statuses.get(status, 0) + 1
@@ -59,14 +76,77 @@ class Result:
         self.queries.append(int(match.group(1)) if match else 0)
 
 
-def run_in_process(scenario: Scenario, actors: Actors, *, requests: int, warmup: int) -> Result:
+def run_rounds(
+    scenarios: list[Scenario],
+    actors: Actors,
+    *,
+    rounds: int,
+    requests: int,
+    warmup: int,
+    progress: Callable[[int, list[Result]], None] | None = None,
+) -> list[list[Result]]:
+    """The gate's measurement, in process: `rounds` rounds, each scenario measured once per
+    round (`run_paired`: its `requests` requests alternating with the floor's) and the rounds
+    one after the other (round 1: a, b, c; round 2: a, b, c; …). Returned per round:
+    the floor first (its requests of the round, all scenarios' pairs pooled), then each
+    scenario with its own pairs' floor latencies in `floor_ms`. `progress(number, results)`
+    is called after each round."""
+    floor = next(s for s in scenarios if s.name == "floor")
+    others = [s for s in scenarios if s is not floor and not s.http_only]
+    measured = []
+    for number in range(1, rounds + 1):
+        floor_result, results = Result(floor.name), []
+        for scenario in others or [floor]:
+            result, floor_part = run_paired(
+                scenario, floor, actors, requests=requests, warmup=warmup
+            )
+            floor_result.absorb(floor_part)
+            if scenario is not floor:
+                results.append(result)
+        measured.append([floor_result, *results])
+        if progress:
+            progress(number, measured[-1])
+    return measured
+
+
+def run_paired(
+    scenario: Scenario, floor: Scenario, actors: Actors, *, requests: int, warmup: int
+) -> tuple[Result, Result]:
+    """`requests` requests of `scenario`, each followed by two of the floor, the second one
+    timed, after `warmup` untimed pairs: the scenario and its reference (`Result.floor_ms`)
+    sampled alternately over the same seconds, so a busy moment of the machine falls on
+    both. The first floor request is not timed: it takes a heavy request's aftermath (its
+    garbage, cold CPU caches), which is the scenario's, not the floor's. (The scenario's
+    result, the floor's.)"""
     with staged(scenario, actors):
-        return _run_in_process(scenario, actors, requests=requests, warmup=warmup)
+        send = _sender(scenario, actors)
+        send_floor = _sender(floor, actors)
+        result, floor_result = Result(scenario.name), Result(floor.name)
+        probe, _ = send()
+        if probe.status_code in (404, 405) and "Organization" not in probe.content.decode():
+            result.skipped = f"endpoint answers {probe.status_code}"
+            return result, floor_result
+        for _ in range(warmup):
+            send()
+            send_floor()
+        gc.collect()  # earlier garbage collected now, not by a pause inside a timed request
+        for _ in range(requests):
+            response, latency_ms = send()
+            result.record(latency_ms, response.status_code, response.get("Server-Timing", ""))
+            send_floor()
+            response, latency_ms = send_floor()
+            floor_result.record(latency_ms, response.status_code, response.get("Server-Timing", ""))
+    # Serial requests: req/s is 1 ÷ the mean latency (the other requests in between excluded).
+    result.wall_seconds = sum(result.latencies_ms) / 1000
+    floor_result.wall_seconds = sum(floor_result.latencies_ms) / 1000
+    result.floor_ms = list(floor_result.latencies_ms)
+    return result, floor_result
 
 
-def _run_in_process(scenario: Scenario, actors: Actors, *, requests: int, warmup: int) -> Result:
+def _sender(scenario: Scenario, actors: Actors) -> Callable[[], tuple[Any, float]]:
+    """Sends one request of `scenario` through Django's test client (the whole middleware
+    stack): (the response, its latency in ms)."""
     client = Client()
-    result = Result(scenario.name)
     url = url_for(scenario, actors)
     auth: dict[str, Any] = {}
     if scenario.actor:
@@ -82,18 +162,7 @@ def _run_in_process(scenario: Scenario, actors: Actors, *, requests: int, warmup
         response = client.generic(scenario.method, url, **auth, **extra)
         return response, (time.perf_counter() - begin) * 1000
 
-    probe, _ = send()
-    if probe.status_code in (404, 405) and "Organization" not in probe.content.decode():
-        result.skipped = f"endpoint answers {probe.status_code}"
-        return result
-    for _ in range(warmup):
-        send()
-    started = time.perf_counter()
-    for _ in range(requests):
-        response, latency_ms = send()
-        result.record(latency_ms, response.status_code, response.get("Server-Timing", ""))
-    result.wall_seconds = time.perf_counter() - started
-    return result
+    return send
 
 
 def run_http(scenario: Scenario, actors: Actors, **options: Any) -> Result:

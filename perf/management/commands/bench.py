@@ -11,6 +11,7 @@ from perf.bench.report import (
     html_report,
     json_report,
     judge,
+    judge_rounds,
     load_budgets,
     median_round,
     report_rows,
@@ -19,7 +20,7 @@ from perf.bench.report import (
     servers_table,
     table_lines,
 )
-from perf.bench.runners import run_http, run_in_process
+from perf.bench.runners import run_http, run_rounds
 from perf.bench.scenarios import SCENARIOS, actors_for
 from perf.bench.servers import DEFAULT_SERVER, SERVERS, ServerFailed, server_start
 
@@ -52,7 +53,9 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--slug", default="bigcorp", help="org to benchmark (seeded)")
         parser.add_argument("--scenarios", default="", help="comma-separated subset")
-        parser.add_argument("--requests", type=int, default=200, help="in-process, per scenario")
+        parser.add_argument(
+            "--requests", type=int, default=200, help="in process: per scenario and round"
+        )
         parser.add_argument("--warmup", type=int, default=20)
         parser.add_argument("--budgets", default=str(BUDGETS_FILE))
         parser.add_argument("--no-ratios", action="store_true", help="check query budgets only")
@@ -66,7 +69,11 @@ class Command(BaseCommand):
             help=f"HTTP server, or several comma-separated to compare: {', '.join(SERVERS)}",
         )
         parser.add_argument(
-            "--rounds", type=int, default=1, help="HTTP: rounds, servers interleaved; medians"
+            "--rounds",
+            type=int,
+            default=1,
+            help="rounds; in process: each scenario once per round, its requests alternating "
+            "with the floor's, the p95 ratio the median over rounds; HTTP: servers interleaved",
         )
         parser.add_argument("--concurrency", type=int, default=32, help="HTTP connections")
         parser.add_argument("--duration", type=float, default=10.0, help="seconds per scenario")
@@ -95,13 +102,30 @@ class Command(BaseCommand):
         self.stdout.write("All budgets hold.")
 
     def _handle_in_process(self, scenarios, actors, budgets, options) -> bool:
-        results = [
-            run_in_process(s, actors, requests=options["requests"], warmup=options["warmup"])
-            for s in scenarios
-            if not s.http_only
-        ]
-        mode = "in-process"
-        verdicts = judge(results, budgets, check_ratios=not options["no_ratios"])
+        """`--rounds` rounds, each scenario's requests alternating with the floor's; a p95
+        ratio is the median over the rounds of the scenario's p95 ÷ the p95 of the floor
+        requests measured with it (`run_rounds`, `judge_rounds`)."""
+        count = options["rounds"]
+
+        def progress(number, results):
+            floor_p95 = results[0].percentile(95)
+            self.stdout.write(f"round {number}/{count}: floor p95 {floor_p95:.2f} ms")
+
+        rounds = run_rounds(
+            scenarios,
+            actors,
+            rounds=count,
+            requests=options["requests"],
+            warmup=options["warmup"],
+            progress=progress if count > 1 else None,
+        )
+        mode = (
+            f"in-process, {count} rounds of {options['requests']} requests per scenario, "
+            "p95 ratio: median over rounds"
+            if count > 1
+            else "in-process"
+        )
+        verdicts = judge_rounds(rounds, budgets, check_ratios=not options["no_ratios"])
         rows = report_rows(verdicts)
         for line in table_lines(rows, mode):
             self.stdout.write(line)
