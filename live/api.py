@@ -10,7 +10,22 @@ from orgs.tenancy import OrgMemberAuth
 router = Router(auth=OrgMemberAuth(), tags=["live"])
 
 
-@router.get("/changes", response=ChangeFeedOut, exclude_unset=True)
+@router.get(
+    "/changes",
+    response=ChangeFeedOut,
+    exclude_unset=True,
+    openapi_extra={
+        "responses": {
+            "410": {
+                "description": "resync_required: `after` is older than the retention or not "
+                "a position of this organization",
+                "content": {
+                    "application/json": {"schema": {"$ref": "#/components/schemas/ErrorEnvelope"}}
+                },
+            }
+        }
+    },
+)
 def list_changes(request, org_slug: Path[str], filters: Query[ChangeFilter]):
     """The changes after `after` that the caller may see, in seq order; `last_seq` is where
     to resume. `after` omitted: none, and `last_seq` is the head ("from now"). No SQL when

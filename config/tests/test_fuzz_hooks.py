@@ -214,3 +214,12 @@ def _value_at(value, path):
     for part in path:
         value = value[part]
     return value
+
+
+def test_a_resync_410_for_an_after_of_the_org_is_the_contract_and_nothing_else_is(hooks):
+    is_contract_resync = hooks.is_contract_resync
+    resync = {"error": "resync_required", "message": "…", "details": []}
+    assert is_contract_resync(410, resync, {"after": 5025})
+    assert not is_contract_resync(410, resync, {})  # no cursor sent: not this rule
+    assert not is_contract_resync(410, {"error": "gone"}, {"after": 1})
+    assert not is_contract_resync(500, resync, {"after": 1})
