@@ -63,7 +63,7 @@ def test_queries_are_judged_on_every_round_pooled():
 def test_the_gate_fails_an_injected_slowdown_and_extra_query_and_passes_the_rest(
     settings, tmp_path
 ):
-    """A measured run, the real budgets: `org/me` 50 ms slower and the team page one query
+    """A measured run, the real budgets: `org/me` 150 ms slower and the team page one query
     heavier (perf/tests/regressed_urls.py) fail; the floor and untouched pages pass."""
     call_command(
         "seed", "--members=20", "--goals-per-member=3", "--small-orgs=0", "--departments=2",
@@ -75,7 +75,7 @@ def test_the_gate_fails_an_injected_slowdown_and_extra_query_and_passes_the_rest
     with pytest.raises(SystemExit) as exit_info:
         call_command(
             "bench", "--scenarios=auth_me,org_me,members_list,team_page", "--rounds=3",
-            "--requests=10", "--warmup=2", f"--json={out}",
+            "--requests=10", "--warmup=1", f"--json={out}",
             stdout=open("/dev/null", "w"),  # noqa: SIM115
         )  # fmt: skip
 
@@ -83,10 +83,10 @@ def test_the_gate_fails_an_injected_slowdown_and_extra_query_and_passes_the_rest
     rows = {row["scenario"]: row for row in json.loads(out.read_text())["rows"]}
     budgets = load_budgets()
     org_me = rows["org_me"]
-    assert org_me["status"] == "FAIL"
-    assert (
-        org_me["notes"] == f"p95 ratio {org_me['p95_ratio']:.1f} > {budgets['org_me']['p95_ratio']}"
-    )
+    assert org_me["status"] == "FAIL", org_me["round_ratios"]
+    assert org_me["p95_ratio"] > budgets["org_me"]["p95_ratio"]
+    assert org_me["notes"].startswith("p95 ratio ")
+    assert org_me["notes"].endswith(f" > {budgets['org_me']['p95_ratio']}")
     assert org_me["p95_ms"] >= regressed_urls.SLEEP_SECONDS * 1000
     assert rows["team_page"]["status"] == "FAIL"
     assert rows["team_page"]["notes"] == "queries 3 > 2"
