@@ -164,3 +164,28 @@ def period(org):
     from goals.tests.factories import PeriodFactory
 
     return PeriodFactory(org=org, name="2026 H2")
+
+
+# --- The admin's users (DESIGN.md §13) --------------------------------------------------------
+
+
+@pytest.fixture
+def staff(db):
+    """A platform support user: staff, in the Support group, not a superuser."""
+    from users.tests.factories import support_user
+
+    return support_user(email="help@cadence.example")
+
+
+@pytest.fixture
+def support_client(staff):
+    client = Client()
+    client.force_login(staff)
+    return client
+
+
+@pytest.fixture
+def superuser(db):
+    from users.tests.factories import UserFactory
+
+    return UserFactory(email="root@cadence.example", is_staff=True, is_superuser=True)

@@ -14,7 +14,7 @@ from core.admin import ReadOnlyInline, TenantAdmin
 from evaluations.models import SelfAssessment, SupervisorFeedback
 from goals.admin import GoalAdmin as BaseGoalAdmin
 from goals.models import Goal
-from orgs.admin import changelist_url, links, member_label
+from orgs.admin import audit_trail, changelist_url, links, member_label
 
 # Links from a membership or a goal arrive with these (orgs.admin, goals.admin).
 EXTRA_LOOKUPS = ("goal", "goal__owner")
@@ -47,12 +47,7 @@ class EvaluationAdmin(TenantAdmin):
         org = obj.org_id
         return links(
             ("goal", changelist_url("goals_goal", org=org, id=obj.goal_id)),
-            (
-                "audit trail",
-                changelist_url(
-                    "orgs_auditevent", org=org, entity_type=self.entity_type, entity_id=obj.pk
-                ),
-            ),
+            audit_trail(org, self.entity_type, obj.pk),
         )
 
     def lookup_allowed(self, lookup, value, request=None) -> bool:

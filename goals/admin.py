@@ -30,7 +30,7 @@ from goals.services import (
     period_update,
 )
 from orgs.admin import MembershipAdmin as BaseMembershipAdmin
-from orgs.admin import changelist_url, links, member_label
+from orgs.admin import audit_trail, changelist_url, links, member_label
 from orgs.models import Membership
 from orgs.permissions import PlatformActor
 
@@ -61,12 +61,7 @@ class PeriodAdmin(TenantAdmin):
             return "—"
         return links(
             ("goals", changelist_url("goals_goal", org=obj.org_id, period=obj.pk)),
-            (
-                "audit trail",
-                changelist_url(
-                    "orgs_auditevent", org=obj.org_id, entity_type="period", entity_id=obj.pk
-                ),
-            ),
+            audit_trail(obj.org_id, "period", obj.pk),
         )
 
     def service_save(self, request, form, obj: Period | None) -> Period:

@@ -38,8 +38,9 @@ from core.ratelimit import RateLimited
 from live import metrics
 from live.permissions import change_visible
 from live.rooms import rooms_of, seq_room
-from live.selectors import ResyncRequired, change_feed, change_head
+from live.selectors import ResyncRequired, change_feed
 from live.sockets import socket_refresh, socket_register, socket_unregister
+from orgs.changes import org_change_head
 from orgs.models import Membership
 from orgs.tenancy import membership_resolve
 
@@ -139,7 +140,7 @@ class OrgChangesConsumer(AsyncJsonWebsocketConsumer):
         self.held = []
         member = self.member
         if after is None:  # from now: the head in PostgreSQL, not a possibly late cache
-            position = await database_sync_to_async(change_head)(org_id=member.org_id)
+            position = await database_sync_to_async(org_change_head)(org_id=member.org_id)
         else:
             position = after
             while True:

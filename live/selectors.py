@@ -7,7 +7,6 @@ from typing import Any
 from core.errors import ApplicationError
 from core.fields import rows_project
 from live.permissions import change_visibility_q
-from orgs.changes import org_change_head
 from orgs.models import Change, Membership, Organization
 
 RESYNC_REQUIRED = (
@@ -58,7 +57,3 @@ def change_feed(
     # everything up to the head read above.
     last_seq = rows[-1]["seq"] if len(rows) == limit else db_head
     return {"items": rows_project(rows, fields), "last_seq": last_seq}
-
-
-def change_head(*, org_id: int) -> int:
-    return org_change_head(org_id=org_id)

@@ -51,6 +51,14 @@ def changelist_url(label: str, **params: object) -> str:
     return f"{reverse(f'admin:{label}_changelist')}?{query}"
 
 
+def audit_trail(org_id: int, entity_type: str, entity_id: int) -> tuple[str, str]:
+    """The "audit trail" link of a row: its audit events, as `links` takes it."""
+    url = changelist_url(
+        "orgs_auditevent", org=org_id, entity_type=entity_type, entity_id=entity_id
+    )
+    return ("audit trail", url)
+
+
 def links(*pairs: tuple[str, str]):
     return format_html_join(" · ", '<a href="{}">{}</a>', ((url, text) for text, url in pairs))
 
@@ -127,12 +135,7 @@ class DepartmentAdmin(TenantAdmin):
             return "—"
         return links(
             ("members", changelist_url("orgs_membership", org=obj.org_id, department=obj.pk)),
-            (
-                "audit trail",
-                changelist_url(
-                    "orgs_auditevent", org=obj.org_id, entity_type="department", entity_id=obj.pk
-                ),
-            ),
+            audit_trail(obj.org_id, "department", obj.pk),
         )
 
     def service_save(self, request, form, obj: Department | None) -> Department:
@@ -347,12 +350,7 @@ class MembershipInline(ReadOnlyInline, admin.TabularInline):
     def rows(self, obj: Membership):
         return links(
             ("goals", changelist_url("goals_goal", org=obj.org_id, owner=obj.pk)),
-            (
-                "audit trail",
-                changelist_url(
-                    "orgs_auditevent", org=obj.org_id, entity_type="membership", entity_id=obj.pk
-                ),
-            ),
+            audit_trail(obj.org_id, "membership", obj.pk),
         )
 
 

@@ -14,16 +14,9 @@ from evaluations.tests.factories import SelfAssessmentFactory, SupervisorFeedbac
 from goals.models import Goal
 from goals.tests.factories import GoalFactory
 from orgs.models import AuditEvent
-from users.tests.factories import UserFactory, support_user
+from users.tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def support_client(db):
-    client = Client()
-    client.force_login(support_user())
-    return client
 
 
 @pytest.fixture

@@ -24,26 +24,9 @@ from goals.services._common import (
 from goals.tests.factories import CompetencyFactory, GoalFactory, PeriodFactory
 from orgs.models import AuditEvent, Change
 from orgs.permissions import ADMIN_ONLY, PlatformActor
-from users.tests.factories import UserFactory, support_user
+from users.tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def staff(db):
-    return support_user(email="help@cadence.example")
-
-
-@pytest.fixture
-def support_client(staff):
-    client = Client()
-    client.force_login(staff)
-    return client
-
-
-@pytest.fixture
-def superuser(db):
-    return UserFactory(is_staff=True, is_superuser=True)
 
 
 @pytest.fixture

@@ -47,8 +47,9 @@ from jobs.outbound import UrlRefused, post, url_check
 from jobs.permissions import ensure_jobs_admin
 from jobs.queue import enqueue
 from jobs.selectors import WEBHOOK_FIELDS, WEBHOOK_NOT_FOUND
-from live.selectors import CHANGE_ITEM_FIELDS, change_head
+from live.selectors import CHANGE_ITEM_FIELDS
 from orgs.audit import record_change
+from orgs.changes import org_change_head
 from orgs.models import Change, Membership, Organization
 
 logger = structlog.get_logger("cadence.webhooks")
@@ -95,7 +96,7 @@ def webhook_create(
         )
         # Its own creation is the last change it does not receive (the org's log is locked
         # by the append above until commit, so the head read here is that change's seq).
-        webhook.cursor_seq = change_head(org_id=org.pk)
+        webhook.cursor_seq = org_change_head(org_id=org.pk)
         webhook.save(update_fields=["cursor_seq"])
     item = {name: getattr(webhook, name) for name in WEBHOOK_FIELDS}
     return {**item, "secret": secret}
@@ -155,7 +156,7 @@ def _dispatch_round(*, org_id: int) -> tuple[int, bool]:
     )
     if not webhooks:
         return 0, False
-    head = change_head(org_id=org_id)  # every seq up to it is committed (orgs.changes)
+    head = org_change_head(org_id=org_id)  # every seq up to it is committed (orgs.changes)
     low = min(webhook.cursor_seq for webhook in webhooks)
     if low >= head:
         return 0, False

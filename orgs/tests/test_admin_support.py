@@ -21,26 +21,9 @@ from orgs.models import AuditEvent, Change, Membership
 from orgs.permissions import PlatformActor
 from orgs.services.members import INACTIVE_SUPERVISOR, LAST_ADMIN
 from orgs.tests.factories import DepartmentFactory, MembershipFactory, OrganizationFactory
-from users.tests.factories import UserFactory, support_user
+from users.tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def staff(db):
-    return support_user(email="help@cadence.example")
-
-
-@pytest.fixture
-def support_client(staff):
-    client = Client()
-    client.force_login(staff)
-    return client
-
-
-@pytest.fixture
-def superuser(db):
-    return UserFactory(email="root@cadence.example", is_staff=True, is_superuser=True)
 
 
 @pytest.fixture
