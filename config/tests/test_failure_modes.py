@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import contextlib
 import copy
-import json
 import os
 import signal
 import socket
@@ -23,8 +22,6 @@ import subprocess
 import sys
 import threading
 import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 import pytest
@@ -32,7 +29,7 @@ from django.conf import settings
 
 from conftest import RUN_PREFIX
 from core.tests.postgres import PrivatePostgres
-from core.tests.servers import free_port, gunicorn_start, process_stop
+from core.tests.servers import Http, free_port, gunicorn_start, process_stop
 
 DEMO_PASSWORD = "demo-pass-1234"  # perf.demo: the demo logins of `manage.py seed --demo`
 
@@ -315,28 +312,6 @@ def test_a_token_revoked_while_redis_is_unreachable_stays_revoked_when_it_is_bac
 
 
 # --- PostgreSQL restarted (a private cluster under a real gunicorn) -------------------------
-
-
-class Http:
-    def __init__(self, port: int) -> None:
-        self.base = f"http://127.0.0.1:{port}"
-        self.token = ""
-
-    def call(self, method: str, path: str, data=None, timeout: float = 15):
-        """(status, headers, body, seconds)"""
-        body = None if data is None else json.dumps(data).encode()
-        request = urllib.request.Request(self.base + path, data=body, method=method)  # noqa: S310
-        request.add_header("Content-Type", "application/json")
-        if self.token:
-            request.add_header("Authorization", f"Bearer {self.token}")
-        started = time.monotonic()
-        try:
-            with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310
-                status, headers, raw = response.status, dict(response.headers), response.read()
-        except urllib.error.HTTPError as exc:
-            status, headers, raw = exc.code, dict(exc.headers), exc.read()
-        elapsed = time.monotonic() - started
-        return status, headers, json.loads(raw or b"{}"), elapsed
 
 
 @pytest.fixture(scope="module")

@@ -3,11 +3,13 @@ project started and waited for, and a stop that never leaves a process behind.""
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 
 import pytest
@@ -100,3 +102,29 @@ def server_env(**overrides: str) -> dict[str, str]:
     }
     env.pop("TEST_DATABASE_NAME", None)  # DATABASE_URL names the test database itself
     return env
+
+
+class Http:
+    """A JSON client of a server started here, logged in once `token` is set."""
+
+    def __init__(self, port: int) -> None:
+        self.base = f"http://127.0.0.1:{port}"
+        self.token = ""
+
+    def call(self, method: str, path: str, data=None, timeout: float = 15, headers=None):
+        """(status, headers, body, seconds)"""
+        body = None if data is None else json.dumps(data).encode()
+        request = urllib.request.Request(self.base + path, data=body, method=method)  # noqa: S310
+        request.add_header("Content-Type", "application/json")
+        if self.token:
+            request.add_header("Authorization", f"Bearer {self.token}")
+        for name, value in (headers or {}).items():
+            request.add_header(name, value)
+        started = time.monotonic()
+        try:
+            with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310
+                status, headers, raw = response.status, dict(response.headers), response.read()
+        except urllib.error.HTTPError as exc:
+            status, headers, raw = exc.code, dict(exc.headers), exc.read()
+        elapsed = time.monotonic() - started
+        return status, headers, json.loads(raw or b"{}"), elapsed
