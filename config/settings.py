@@ -112,9 +112,12 @@ DB_POOL_TIMEOUT = env.float("DB_POOL_TIMEOUT", default=1.5)
 DB_POOL_RECONNECT_TIMEOUT = env.float("DB_POOL_RECONNECT_TIMEOUT", default=5.0)
 _db_options = DATABASES["default"].setdefault("OPTIONS", {})
 _db_options.setdefault("connect_timeout", DB_CONNECT_TIMEOUT)
-# No query runs unbounded. Under PgBouncer (transaction mode) startup options are not
-# forwarded: set the timeout on the database role instead (README, "Scale-out").
-if DB_STATEMENT_TIMEOUT_MS:
+DB_PGBOUNCER = env.bool("DB_PGBOUNCER", default=False)
+# No query runs unbounded. PgBouncer refuses startup parameters (`options`) and, in transaction
+# mode, would share a session SET among clients: behind it the timeout is PgBouncer's own
+# `connect_query` on every server connection (README "Scale-out path"; core/tests/pgbouncer.py
+# says why not SET LOCAL or a role setting).
+if DB_STATEMENT_TIMEOUT_MS and not DB_PGBOUNCER:
     _db_options["options"] = f"-c statement_timeout={DB_STATEMENT_TIMEOUT_MS}"
 if DB_POOL:
     # Django's built-in psycopg pool: a new connection per request cost 88 % of throughput
@@ -133,9 +136,23 @@ DATABASES["default"]["ENGINE"] = "core.postgresql"
 if env.str("TEST_DATABASE_NAME", default=""):
     DATABASES["default"]["TEST"] = {"NAME": env.str("TEST_DATABASE_NAME")}
 # PgBouncer in transaction mode cannot keep server-side prepared statements or cursors.
-if env.bool("DB_PGBOUNCER", default=False):
+if DB_PGBOUNCER:
     _db_options["prepare_threshold"] = None
     DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = True
+# A streaming read replica (README "Scale-out path"): page and dashboard builds read from it
+# once it has replayed the caller's last write (core.replica); all else stays on the primary.
+# Same engine, options and pool as the primary; only where it is differs.
+DATABASE_REPLICA_URL = env.str("DATABASE_REPLICA_URL", default="")
+if DATABASE_REPLICA_URL:
+    _replica = env.db_url_config(DATABASE_REPLICA_URL)
+    _replica_options = {k: v for k, v in _db_options.items() if k != "host"}
+    DATABASES["replica"] = {
+        **DATABASES["default"],
+        **{key: _replica[key] for key in ("NAME", "USER", "PASSWORD", "HOST", "PORT")},
+        "OPTIONS": {**_replica_options, **_replica.get("OPTIONS", {})},
+        "TEST": {"MIRROR": "default"},
+    }
+    DATABASE_ROUTERS = ["core.replica.ReplicaRouter"]
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "users.User"
@@ -200,6 +217,8 @@ WS_HELLO_SECONDS = env.float("WS_HELLO_SECONDS", default=5.0)  # 4408 after this
 WS_PING_SECONDS = env.float("WS_PING_SECONDS", default=25.0)
 WS_REVALIDATE_SECONDS = env.float("WS_REVALIDATE_SECONDS", default=1.0)  # logout → 4401
 WS_SEND_BUFFER = env.int("WS_SEND_BUFFER", default=1000)  # waiting messages before 4409
+# Bytes the OS and the transport hold for one socket before our sends wait (live.consumers).
+WS_SOCKET_BUFFER_BYTES = env.int("WS_SOCKET_BUFFER_BYTES", default=65536)
 WS_GAP_SECONDS = env.float("WS_GAP_SECONDS", default=1.0)  # a late message: read the log
 WS_STALE_SECONDS = env.int("WS_STALE_SECONDS", default=90)  # a socket with no ping stops counting
 REQUEST_TIMEOUT = env.float("REQUEST_TIMEOUT", default=30.0)

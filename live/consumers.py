@@ -17,6 +17,12 @@ Close codes: 4401 bad, expired or revoked token (also within `WS_REVALIDATE_SECO
 logout); 4404 not an active member, or no such org; 4408 no hello in time; 4410 resync
 required; 4429 more than `WS_MAX_PER_USER` sockets of one user in one org; 4409 a consumer
 too slow to keep up (more than `WS_SEND_BUFFER` messages waiting): it resumes with `after`.
+
+The send buffer is bounded end to end: the outbox holds at most `WS_SEND_BUFFER` messages, and
+the bytes below it (the socket's kernel send buffer, the transport's buffer) at most about
+`WS_SOCKET_BUFFER_BYTES` each (`_socket_buffers_cap`). Without that cap Linux grows a socket's
+send buffer up to tcp_wmem's maximum (4 MiB): a client that stopped reading would cost
+megabytes, and our sends would not wait, so the outbox would not fill, until then.
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import socket
 import time
 import uuid
 from typing import Any
@@ -48,6 +55,27 @@ BAD_TOKEN, NOT_MEMBER, TOO_SLOW, NO_HELLO, RESYNC, TOO_MANY = 4401, 4404, 4409, 
 REPLAY_PAGE = 500
 
 
+def _socket_buffers_cap(send: Any, limit: int) -> None:
+    """Caps the kernel send buffer of the client's socket and the transport's high-water mark at
+    `limit` bytes, so a client that stops reading makes our sends wait after ~3×`limit` bytes
+    (Linux doubles SO_SNDBUF) and its outbox fills (4409), instead of after the 4 MiB Linux
+    would otherwise let one socket's send buffer grow to.
+
+    ASGI gives the application no handle on the socket; uvicorn's `send` is a method of its
+    protocol object, which holds the asyncio transport. Under a server that differs the cap is
+    skipped: the outbox still bounds what this process holds, the OS's buffers stay the OS's.
+    64 KiB (the default) is ~300 change messages in flight: plenty for small messages, and a
+    window of 128 KiB still moves ~1 MB/s over a 100 ms round trip."""
+    transport = getattr(getattr(send, "__self__", None), "transport", None)
+    if transport is None:
+        return
+    sock = transport.get_extra_info("socket")
+    with contextlib.suppress(OSError, AttributeError, ValueError):
+        if sock is not None:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, limit)
+        transport.set_write_buffer_limits(high=limit)
+
+
 class OrgChangesConsumer(AsyncJsonWebsocketConsumer):
     async def connect(self) -> None:
         self.slug: str = self.scope["url_route"]["kwargs"]["org_slug"]
@@ -65,6 +93,7 @@ class OrgChangesConsumer(AsyncJsonWebsocketConsumer):
         self.tasks: list[asyncio.Task] = []
         self.closing = False
         await self.accept()
+        _socket_buffers_cap(self.base_send, settings.WS_SOCKET_BUFFER_BYTES)
         self.tasks.append(asyncio.create_task(self._hello_deadline()))
 
     # --- hello -------------------------------------------------------------------------------
