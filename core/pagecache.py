@@ -19,6 +19,8 @@ from django.core.cache import cache
 from django.core.serializers.json import DjangoJSONEncoder
 from django.http import HttpRequest, HttpResponse, HttpResponseNotModified
 
+from core.replica import replica_build
+
 PAGE_TTL = 60
 
 
@@ -54,9 +56,12 @@ def cached_page(
     audience: str,
     params: dict[str, Any],
     build: Callable[[], Any],
+    replica_caught_up: Callable[[], bool] | None = None,
 ) -> HttpResponse:
     """The page `build()` makes, from the cache while the org's data `version` (from tenant
-    resolution) has not moved."""
+    resolution) has not moved. With a read replica, built there when `replica_caught_up()`
+    says it has replayed the writes `version` stands for, else on the primary (core.replica):
+    what is cached under the key is never older than the key."""
     if version is None:  # Redis unreachable: serve fresh from PostgreSQL, promise nothing
         return _json_response(json.dumps(build(), cls=DjangoJSONEncoder).encode(), None)
     key = page_key(org_id=org_id, version=version, name=name, audience=audience, params=params)
@@ -67,6 +72,7 @@ def cached_page(
         return not_modified
     body = cache.get(key)
     if body is None:
-        body = json.dumps(build(), cls=DjangoJSONEncoder).encode()
+        page = replica_build(build, caught_up=replica_caught_up)
+        body = json.dumps(page, cls=DjangoJSONEncoder).encode()
         cache.set(key, body, PAGE_TTL)
     return _json_response(body, etag)

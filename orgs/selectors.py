@@ -21,6 +21,7 @@ from core.pagination import (
 )
 from core.pagination import _after as keyset_after
 from orgs.cache import account_entry_store, account_key
+from orgs.changes import org_change_head
 from orgs.models import AuditEvent, Department, Membership, Organization
 from orgs.permissions import ensure_admin, ensure_admin_or_manager
 from users.selectors import user_get
@@ -56,7 +57,11 @@ def page_cache_args(
     `selector(org=org, **caller, **params)` builds: keyed by the selector, the org's data
     version that tenant resolution read (an org loaded any other way has none, and is served
     fresh), `audience` (who shares an entry) and `params`. The caller of this function has
-    checked, before, that the actor may read what `audience` shares."""
+    checked, before, that the actor may read what `audience` shares.
+
+    With a read replica (core.replica), the page is read there only once it has replayed the
+    org's change head that tenant resolution read with the version."""
+    head = getattr(org, "change_head", None)
     return {
         "org_id": org.pk,
         "version": getattr(org, "data_version", None),
@@ -64,7 +69,14 @@ def page_cache_args(
         "audience": audience,
         "params": params,
         "build": partial(selector, org=org, **caller, **params),
+        "replica_caught_up": None if head is None else partial(_head_replayed, org.pk, head),
     }
+
+
+def _head_replayed(org_id: int, head: int) -> bool:
+    """The database this runs on (the replica, under core.replica) has the org's change `head`
+    committed: one primary-key lookup."""
+    return org_change_head(org_id=org_id) >= head
 
 
 def org_entry_load(*, slug: str) -> dict[str, Any] | None:
