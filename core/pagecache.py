@@ -1,11 +1,11 @@
 """Cached, ETag-validated responses for page-shaped reads and dashboards (DESIGN.md §5).
 
-The key holds the org id, the org data version, the page name, the audience (who the answer
-is for: a role where everyone with it sees the same, a member id where visibility differs) and
-the parameters. Any committed write bumps the version, so the next read misses: a page is never
-older than the last successful write. The ETag is derived from the same key, so a client's
-`If-None-Match` is answered 304 from the version that tenant resolution already fetched —
-no SQL and no further Redis call.
+The key holds the org id (as the org's Redis Cluster hash tag, core.keyslots), the org data
+version, the page name, the audience (who the answer is for: a role where everyone with it
+sees the same, a member id where visibility differs) and the parameters. Any committed write
+bumps the version, so the next read misses: a page is never older than the last successful
+write. The ETag is derived from the same key, so a client's `If-None-Match` is answered 304
+from the version that tenant resolution already fetched — no SQL and no further Redis call.
 """
 
 from __future__ import annotations
@@ -19,6 +19,8 @@ from django.core.cache import cache
 from django.core.serializers.json import DjangoJSONEncoder
 from django.http import HttpRequest, HttpResponse, HttpResponseNotModified
 
+from core.api import json_bytes
+from core.keyslots import org_tag
 from core.replica import replica_build
 
 PAGE_TTL = 60
@@ -27,7 +29,7 @@ PAGE_TTL = 60
 def page_key(*, org_id: int, version: int, name: str, audience: str, params: dict) -> str:
     encoded = json.dumps(params, sort_keys=True, cls=DjangoJSONEncoder)
     digest = hashlib.sha256(encoded.encode()).hexdigest()[:24]
-    return f"page:{org_id}:{version}:{name}:{audience}:{digest}"
+    return f"page:{org_tag(org_id)}:{version}:{name}:{audience}:{digest}"
 
 
 def _etag(key: str) -> str:
@@ -63,7 +65,7 @@ def cached_page(
     says it has replayed the writes `version` stands for, else on the primary (core.replica):
     what is cached under the key is never older than the key."""
     if version is None:  # Redis unreachable: serve fresh from PostgreSQL, promise nothing
-        return _json_response(json.dumps(build(), cls=DjangoJSONEncoder).encode(), None)
+        return _json_response(json_bytes(build()), None)
     key = page_key(org_id=org_id, version=version, name=name, audience=audience, params=params)
     etag = _etag(key)
     if _matches(request, etag):
@@ -73,6 +75,6 @@ def cached_page(
     body = cache.get(key)
     if body is None:
         page = replica_build(build, caught_up=replica_caught_up)
-        body = json.dumps(page, cls=DjangoJSONEncoder).encode()
+        body = json_bytes(page)
         cache.set(key, body, PAGE_TTL)
     return _json_response(body, etag)

@@ -12,11 +12,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from django.db.models import Count, F, Q, Subquery, Sum, Value
-from django.db.models.functions import Coalesce
+from django.db.models import Count, F, Q, Subquery, Sum, Value, Window
 
 from core.errors import NotFound
-from core.pagination import keyset_page
+from core.pagination import _after as keyset_after
+from core.pagination import cursor_encode
+from core.sql import CompiledQuery, Params, cursor_values
 from evaluations.permissions import feedback_published_q, feedback_visible_flag
 from goals.models import Competency, CoreValue, Goal
 from goals.permissions import can_see_member, is_editor, is_reviewer
@@ -82,6 +83,55 @@ def weighted_score(sums: Mapping[str, Any]) -> float | None:
 MEMBER_NOT_FOUND = "Member not found."
 
 
+def _page_owner_query(p: Params, period_given: bool):
+    """The owner's member item, with the page's period riding along as scalar subqueries."""
+    periods = periods_given_or_active(org=p.org_id, period_id=p.period_id if period_given else None)
+    return (
+        Membership.objects.filter(org_id=p.org_id, pk=p.member_id)
+        .annotate(
+            **MEMBER_USER_FIELDS,
+            **{f"period_{n}": Subquery(periods.values(n)[:1]) for n in PERIOD_BRIEF_FIELDS},
+        )
+        .values(*MEMBER_ITEM_FIELDS, *(f"period_{n}" for n in PERIOD_BRIEF_FIELDS))[:1]
+    )
+
+
+def _page_goals_query(p: Params):
+    """The owner's goals in the period, LEFT JOINed to self-assessment and feedback, with the
+    page's totals on every row as window aggregates (so no separate aggregate query)."""
+    goals = Goal.objects.filter(org_id=p.org_id, owner_id=p.owner_id, period_id=p.period_id)
+    totals = {
+        "total_weight": Sum("weight"),
+        **{f"total_{name}": count for name, count in goal_status_counts().items()},
+        **{f"total_{name}": sums for name, sums in weighted_score_sums().items()},
+    }
+    return (
+        goals.annotate(
+            feedback_visible=feedback_visible_flag(Membership(pk=p.actor_id)),
+            **{name: Window(aggregate) for name, aggregate in totals.items()},
+        )
+        .values(
+            *GOAL_ITEM_FIELDS,
+            *(f"self_assessments__{n}" for n in SELF_ASSESSMENT_FIELDS),
+            *(f"feedback__{n}" for n in FEEDBACK_FIELDS),
+            "feedback_visible",
+            *totals,
+        )
+        .order_by("created_at", "id")
+    )
+
+
+_PAGE_OWNER = CompiledQuery(_page_owner_query)
+_PAGE_GOALS = CompiledQuery(_page_goals_query)
+_GOAL_COLUMNS = len(GOAL_ITEM_FIELDS)
+_SA_COLUMNS = slice(_GOAL_COLUMNS, _GOAL_COLUMNS + len(SELF_ASSESSMENT_FIELDS))
+_FB_COLUMNS = slice(_SA_COLUMNS.stop, _SA_COLUMNS.stop + len(FEEDBACK_FIELDS))
+_FEEDBACK_VISIBLE = _FB_COLUMNS.stop
+_TOTALS_START = _FEEDBACK_VISIBLE + 1
+_TOTAL_NAMES = ("total_weight", *(f"total_status_{s}" for s in GOAL_STATUSES),
+                "total_score_points", "total_score_weight")  # fmt: skip
+
+
 def goal_list_page(
     *,
     org: Organization,
@@ -90,21 +140,17 @@ def goal_list_page(
     period_id: int | None,
     reviewers_only: bool = False,
 ) -> dict[str, Any]:
-    """The goal list of one member in one period, in three queries whatever the number of
-    goals: (1) owner and period, (2) goals LEFT JOINed to self-assessment and feedback,
-    (3) totals aggregate. A member the actor cannot see is a 404; the owner never sees
-    draft feedback, and the weighted score counts published feedback only."""
+    """The goal list of one member in one period, in two queries whatever the number of
+    goals: (1) owner and period, (2) goals LEFT JOINed to self-assessment and feedback, the
+    totals as window aggregates on each row. A member the actor cannot see is a 404; the
+    owner never sees draft feedback, and the weighted score counts published feedback only.
+
+    Both queries are compiled once per process (core.sql); rows are read as tuples."""
     member_id = member_id or actor.pk
-    periods = periods_given_or_active(org=org, period_id=period_id)
-    owner = (
-        Membership.objects.filter(org=org, pk=member_id)
-        .annotate(
-            **MEMBER_USER_FIELDS,
-            **{f"period_{n}": Subquery(periods.values(n)[:1]) for n in PERIOD_BRIEF_FIELDS},
-        )
-        .values(*MEMBER_ITEM_FIELDS, *(f"period_{n}" for n in PERIOD_BRIEF_FIELDS))
-        .first()
+    found = _PAGE_OWNER.dicts(
+        (bool(period_id),), org_id=org.pk, member_id=member_id, period_id=period_id
     )
+    owner = found[0] if found else None
     if owner is None or not can_see_member(
         actor, member_id=owner["id"], supervisor_id=owner["supervisor_id"]
     ):
@@ -123,29 +169,28 @@ def goal_list_page(
     for n in PERIOD_BRIEF_FIELDS:
         owner.pop(f"period_{n}", None)
 
-    goals = Goal.objects.filter(org=org, owner_id=owner["id"], period_id=period and period["id"])
     rows = (
-        goals.annotate(feedback_visible=feedback_visible_flag(actor))
-        .values(
-            *GOAL_ITEM_FIELDS,
-            *(f"self_assessments__{n}" for n in SELF_ASSESSMENT_FIELDS),
-            *(f"feedback__{n}" for n in FEEDBACK_FIELDS),
-            "feedback_visible",
+        _PAGE_GOALS.rows(
+            org_id=org.pk, owner_id=owner["id"], period_id=period["id"], actor_id=actor.pk
         )
-        .order_by("created_at", "id")
+        if period
+        else []
     )
     items = []
     for row in rows:
-        item = {n: row[n] for n in GOAL_ITEM_FIELDS}
-        sa = {n: row[f"self_assessments__{n}"] for n in SELF_ASSESSMENT_FIELDS}
-        fb = {n: row[f"feedback__{n}"] for n in FEEDBACK_FIELDS}
-        item["self_assessment"] = sa if sa["id"] is not None else None
-        item["feedback"] = fb if fb["id"] is not None and row["feedback_visible"] else None
+        item = dict(zip(GOAL_ITEM_FIELDS, row, strict=False))
+        sa, fb = row[_SA_COLUMNS], row[_FB_COLUMNS]
+        feedback_visible = row[_FEEDBACK_VISIBLE]
+        item["self_assessment"] = (
+            dict(zip(SELF_ASSESSMENT_FIELDS, sa, strict=True)) if sa[0] is not None else None
+        )
+        item["feedback"] = (
+            dict(zip(FEEDBACK_FIELDS, fb, strict=True))
+            if fb[0] is not None and feedback_visible
+            else None
+        )
         items.append(item)
-
-    counts = goals.aggregate(
-        weight_sum=Coalesce(Sum("weight"), 0), **goal_status_counts(), **weighted_score_sums()
-    )
+    totals = dict(zip(_TOTAL_NAMES, rows[0][_TOTALS_START:], strict=True)) if rows else {}
     reviewer = is_reviewer(actor, owner_id=owner["id"], owner_supervisor_id=owner["supervisor_id"])
     editor = is_editor(actor, owner_id=owner["id"])
     return {
@@ -153,9 +198,14 @@ def goal_list_page(
         "owner": owner,
         "goals": items,
         "totals": {
-            "weight_sum": counts["weight_sum"],
-            "by_status": {s: counts[f"status_{s}"] for s in GOAL_STATUSES},
-            "weighted_score": weighted_score(counts),
+            "weight_sum": totals.get("total_weight") or 0,
+            "by_status": {s: totals.get(f"total_status_{s}", 0) for s in GOAL_STATUSES},
+            "weighted_score": weighted_score(
+                {
+                    "score_points": totals.get("total_score_points"),
+                    "score_weight": totals.get("total_score_weight"),
+                }
+            ),
         },
         "permissions": {
             "can_edit": editor,
@@ -177,27 +227,35 @@ def goal_list_page_cached(
     return page_cache_args(goal_list_page, org=org, actor=actor, audience=audience, params=params)
 
 
+def _catalogs_query(p: Params):
+    """The active competencies and the core values, in one UNION ALL."""
+    competencies = (
+        Competency.objects.filter(org_id=p.org_id, is_active=True)
+        .annotate(kind=Value("competency"))
+        .values("kind", *CATALOG_FIELDS)
+    )
+    core_values = (
+        CoreValue.objects.filter(org_id=p.org_id).annotate(kind=Value("core_value"))
+        .values("kind", *CATALOG_FIELDS)
+    )  # fmt: skip
+    return competencies.union(core_values, all=True).order_by("kind", "name", "id")
+
+
+_CATALOGS = CompiledQuery(_catalogs_query)
+
+
 def input_page(
     *, org: Organization, actor: Membership, member_id: int, period_id: int | None
 ) -> dict[str, Any]:
-    """The reviewer's view of one report: the goal list (three queries, drafts of feedback
-    included) plus the active competencies and the core values in one UNION ALL (four).
+    """The reviewer's view of one report: the goal list (two queries, drafts of feedback
+    included) plus the active competencies and the core values in one UNION ALL (three).
     An employee is 403; a member the actor does not review is 404."""
     ensure_admin_or_manager(actor)
     page = goal_list_page(
         org=org, actor=actor, member_id=member_id, period_id=period_id, reviewers_only=True
     )
-    competencies = (
-        Competency.objects.filter(org=org, is_active=True)
-        .annotate(kind=Value("competency"))
-        .values("kind", *CATALOG_FIELDS)
-    )
-    core_values = (
-        CoreValue.objects.filter(org=org).annotate(kind=Value("core_value"))
-        .values("kind", *CATALOG_FIELDS)
-    )  # fmt: skip
     catalogs: dict[str, list[dict[str, Any]]] = {"competency": [], "core_value": []}
-    for row in competencies.union(core_values, all=True).order_by("kind", "name", "id"):
+    for row in _CATALOGS.dicts(org_id=org.pk):
         catalogs[row.pop("kind")].append(row)
     return {**page, "competencies": catalogs["competency"], "core_values": catalogs["core_value"]}
 
@@ -212,6 +270,49 @@ def input_page_cached(
     return page_cache_args(input_page, org=org, actor=actor, audience=audience, params=params)
 
 
+_TEAM_ORDERING = ("-created_at", "-id")
+
+
+def _team_members_query(p: Params, role: str, period_given: bool, after: bool, limit: int):
+    """One page of the actor's team (`team_q` of its role), newest first, with the page's
+    period id riding along as a scalar subquery (no extra query)."""
+    periods = periods_given_or_active(org=p.org_id, period_id=p.period_id if period_given else None)
+    members = Membership.objects.filter(
+        team_q(Membership(pk=p.actor_id, role=role)), org_id=p.org_id
+    )
+    if after:
+        members = members.filter(
+            keyset_after(_TEAM_ORDERING, [p.at("after_created_at"), p.after_id])
+        )
+    return (
+        members.annotate(**MEMBER_USER_FIELDS, page_period_id=Subquery(periods.values("id")[:1]))
+        .values(*MEMBER_ITEM_FIELDS, "page_period_id")
+        .order_by(*_TEAM_ORDERING)[: limit + 1]
+    )
+
+
+def _team_goal_counts_query(p: Params):
+    """Per member of the page: goal counts by status, progress and the weighted-score sums in
+    the period, in one GROUP BY (the page's member ids as one array parameter)."""
+    return (
+        Goal.objects.filter(org_id=p.org_id, owner_id__any=p.owner_ids, period_id=p.period_id)
+        .values("owner_id")
+        .annotate(
+            total=Count("id"),
+            **goal_status_counts(),
+            self_assessed=Count("id", filter=Q(self_assessments__status="submitted")),
+            feedback_published=Count("id", filter=feedback_published_q("feedback")),
+            **weighted_score_sums(),
+        )
+        .order_by()
+    )
+
+
+_TEAM_MEMBERS = CompiledQuery(_team_members_query)
+_TEAM_GOAL_COUNTS = CompiledQuery(_team_goal_counts_query)
+_TEAM_CURSOR_FIELDS = (Membership._meta.get_field("created_at"), Membership._meta.pk)
+
+
 def team_page(
     *,
     org: Organization,
@@ -222,17 +323,21 @@ def team_page(
 ) -> dict[str, Any]:
     """The actor's direct reports (every member for an admin), one page, in two queries: the
     page of members; one GROUP BY over their goals in the period with FILTER counts.
-    Managers and admins only (403)."""
+    Managers and admins only (403). Both queries are compiled once per shape (core.sql)."""
     ensure_admin_or_manager(actor)
-    periods = periods_given_or_active(org=org, period_id=period_id)
-    members = Membership.objects.filter(team_q(actor), org=org)
-    # The period rides along as a scalar subquery on each member row (no extra query).
-    members = members.annotate(
-        **MEMBER_USER_FIELDS, page_period_id=Subquery(periods.values("id")[:1])
-    ).values(*MEMBER_ITEM_FIELDS, "page_period_id")
-    rows, next_cursor = keyset_page(
-        members, ordering=("-created_at", "-id"), limit=limit, cursor=cursor
+    after = cursor_values(cursor, _TEAM_CURSOR_FIELDS) if cursor else [None, None]
+    rows = _TEAM_MEMBERS.dicts(
+        (actor.role, bool(period_id), bool(cursor), limit),
+        org_id=org.pk,
+        actor_id=actor.pk,
+        period_id=period_id,
+        after_created_at=after[0],
+        after_id=after[1],
     )
+    next_cursor = None
+    if len(rows) > limit:
+        rows = rows[:limit]
+        next_cursor = cursor_encode([rows[-1]["created_at"], rows[-1]["id"]])
     the_period_id = rows[0]["page_period_id"] if rows else None
     for row in rows:
         row.pop("page_period_id")
@@ -242,18 +347,9 @@ def team_page(
     if rows and the_period_id is not None:
         per_owner = {
             row["owner_id"]: row
-            for row in Goal.objects.filter(
-                org=org, owner_id__in=[r["id"] for r in rows], period_id=the_period_id
+            for row in _TEAM_GOAL_COUNTS.dicts(
+                org_id=org.pk, owner_ids=[r["id"] for r in rows], period_id=the_period_id
             )
-            .values("owner_id")
-            .annotate(
-                total=Count("id"),
-                **goal_status_counts(),
-                self_assessed=Count("id", filter=Q(self_assessments__status="submitted")),
-                feedback_published=Count("id", filter=feedback_published_q("feedback")),
-                **weighted_score_sums(),
-            )
-            .order_by()
         }
     items = []
     for member in rows:
