@@ -5,25 +5,21 @@ from functools import partial
 from typing import Any
 
 from django.core.cache import cache
-from django.core.exceptions import ValidationError
 from django.db import connection
-from django.db.models import F, Func, IntegerField, Q, QuerySet, Subquery
+from django.db.models import Count, F, Func, IntegerField, Q, QuerySet, Subquery
 from django.db.models.functions import Lower
 
-from core.errors import Unauthorized, Unprocessable, detail
+from core.errors import Unauthorized
 from core.fields import rows_project
-from core.pagination import (
-    DEFAULT_LIMIT,
-    INVALID_CURSOR,
-    cursor_decode,
-    cursor_encode,
-    keyset_page,
-)
+from core.pagecache import page_key
+from core.pagination import DEFAULT_LIMIT, cursor_encode, keyset_page
 from core.pagination import _after as keyset_after
+from core.sql import CompiledQuery, Params, cursor_values, like_escape, shape_of
 from orgs.cache import account_entry_store, account_key
 from orgs.changes import org_change_head
 from orgs.models import AuditEvent, Department, Membership, Organization
 from orgs.permissions import ensure_admin, ensure_admin_or_manager
+from users.models import User
 from users.selectors import user_get
 from users.tokens import INVALID_TOKEN
 
@@ -156,17 +152,94 @@ MEMBER_SORT_FIELDS = {
 
 
 def _member_search(queryset: QuerySet, term: str) -> QuerySet:
+    """Members whose email or full name contains `term`, ignoring case (also the admin's
+    search): `_member_matching` with the term's pattern."""
+    pattern = member_search_pattern(term)
+    return queryset if pattern is None else _member_matching(queryset, pattern)
+
+
+def _member_matching(queryset: QuerySet, pattern: str) -> QuerySet:
     """Case-insensitive substring on email or full name, shaped for the trigram indexes of
     migration 0003: emails are stored lower-cased (users_user_email_lowercase), so
     `email LIKE '%term%'` matches the `gin (email gin_trgm_ops)` index, and names are compared
     as `LOWER(full_name) LIKE '%term%'`, matching `gin (lower(full_name) gin_trgm_ops)`.
-    (`icontains` would emit `UPPER(…) LIKE UPPER(…)`, which neither index serves.)"""
-    term = term.strip().lower()
-    if not term:
-        return queryset
+    (`icontains` would emit `UPPER(…) LIKE UPPER(…)`, which neither index serves.) `pattern`
+    is `member_search_pattern(term)`, a parameter of the compiled query."""
     return queryset.annotate(_name_lower=Lower("user__full_name")).filter(
-        Q(user__email__contains=term) | Q(_name_lower__contains=term)
+        Q(user__email__like=pattern) | Q(_name_lower__like=pattern)
     )
+
+
+def member_search_pattern(term: str | None) -> str | None:
+    """The LIKE pattern of a search term (lower-cased, wildcards escaped); None for none."""
+    term = (term or "").strip().lower()
+    return f"%{like_escape(term)}%" if term else None
+
+
+MEMBER_FILTERS = ("is_active", "role", "department_id", "search")
+_MEMBER_CURSOR_FIELDS = {
+    "created_at": Membership._meta.get_field("created_at"),
+    "full_name": User._meta.get_field("full_name"),
+    "email": User._meta.get_field("email"),
+}
+MEMBER_COUNT_TTL = 300
+
+
+def _member_filtered(p: Params, given: tuple) -> QuerySet:
+    """The org's members matching the filters: `given` is the `is_active` value (True, False
+    or None: a boolean is part of the shape, not a parameter) and whether each of role,
+    department and search is given."""
+    is_active, role, department_id, search = given
+    base = Membership.objects.filter(org_id=p.org_id)
+    if is_active is not None:
+        base = base.filter(is_active=is_active)
+    if role:
+        base = base.filter(role=p.text("role"))
+    if department_id:
+        base = base.filter(department_id=p.department_id)
+    if search:
+        base = _member_matching(base, p.text("search"))
+    return base
+
+
+def _member_page_query(
+    p: Params,
+    given: tuple,
+    sort_by: str,
+    sort_order: str,
+    after: bool,
+    offset: int,
+    limit: int,
+    columns: tuple[str, ...],
+    with_count: bool,
+) -> QuerySet:
+    """One page of the directory; with the count of every member matching the filters (not
+    only those after the cursor) as an uncorrelated scalar subquery (an InitPlan, evaluated
+    once) when it is not cached."""
+    base = _member_filtered(p, given)
+    sign = "-" if sort_order == "desc" else ""
+    ordering = [f"{sign}{MEMBER_SORT_FIELDS[sort_by]}", f"{sign}id"]
+    queryset = base.order_by(*ordering)
+    if with_count:
+        total = Subquery(
+            base.order_by().annotate(_n=Func(F("id"), function="COUNT")).values("_n")[:1],
+            output_field=IntegerField(),
+        )
+        queryset = queryset.annotate(_total=total)
+    if after:
+        last = [p.at("after_key") if sort_by == "created_at" else p.text("after_key"), p.after_id]
+        queryset = queryset.filter(keyset_after(ordering, last))
+    selected = (*columns, "_total") if with_count else columns
+    return queryset.annotate(**MEMBER_USER_FIELDS).values(*selected)[offset : offset + limit + 1]
+
+
+def _member_count_query(p: Params, given: tuple) -> QuerySet:
+    """The count alone (one row per org, so one row or none)."""
+    return _member_filtered(p, given).order_by().values("org_id").annotate(n=Count("id"))
+
+
+_MEMBER_PAGE = CompiledQuery(_member_page_query)
+_MEMBER_COUNT = CompiledQuery(_member_count_query)
 
 
 def member_list(
@@ -187,10 +260,11 @@ def member_list(
     """One page of the org's member directory: `{items, count, next_cursor}` (`fields` of each
     item, selected in SQL, plus the sort keys the cursor needs).
 
-    One query: the page and, as an uncorrelated scalar subquery (an InitPlan, evaluated once),
-    the count of every member matching the filters (not only those after the cursor). Only
-    when the page is empty past its start (offset or cursor beyond the end) is the count read
-    with one more query, since no row carries it then.
+    One query, compiled once per shape (core.sql). `count` is cached per org data version and
+    filters (any committed write in the org bumps the version, so it is never older than the
+    last write); on a miss it comes with the page as a scalar subquery and is stored. Only
+    when the page is empty past its start (offset or cursor beyond the end) on a miss is it
+    read with one more query, since no row carries it then.
 
     A department id of another org matches nothing: an empty page, never an error.
     `offset` and `cursor` may be combined (offset skips rows after the cursor).
@@ -199,50 +273,52 @@ def member_list(
     people, e.g. to name a supervisor); employees get 403.
     """
     ensure_admin_or_manager(actor)
-    base = Membership.objects.filter(org=org)
-    if is_active is not None:
-        base = base.filter(is_active=is_active)
-    if role is not None:
-        base = base.filter(role=role)
-    if department_id is not None:
-        base = base.filter(department_id=department_id)
-    if search:
-        base = _member_search(base, search)
-
-    sign = "-" if sort_order == "desc" else ""
-    ordering = [f"{sign}{MEMBER_SORT_FIELDS[sort_by]}", f"{sign}id"]
-    total = Subquery(
-        base.order_by().annotate(_n=Func(F("id"), function="COUNT")).values("_n")[:1],
-        output_field=IntegerField(),
+    pattern = member_search_pattern(search)
+    values = {"role": role, "department_id": department_id, "search": pattern}
+    given = (is_active, *shape_of(values.values()))
+    count_key = _member_count_key(org, {"is_active": is_active, **values})
+    count = cache.get(count_key) if count_key else None
+    after = (
+        cursor_values(cursor, [_MEMBER_CURSOR_FIELDS[sort_by], Membership._meta.pk])
+        if cursor
+        else [None, None]
     )
-    queryset = base.annotate(_total=total).order_by(*ordering)
-    if cursor:
-        values = cursor_decode(cursor, len(ordering))
-        try:
-            queryset = queryset.filter(keyset_after(ordering, values))
-        except (ValueError, TypeError, ValidationError) as exc:
-            raise Unprocessable(details=[detail(["query", "cursor"], INVALID_CURSOR)]) from exc
-    columns = dict.fromkeys([*(fields or MEMBER_ITEM_FIELDS), sort_by, "id"])
-    page = queryset.annotate(**MEMBER_USER_FIELDS).values(*columns, "_total")
-    rows = list(page[offset : offset + limit + 1])
-    if rows:
-        count = rows[0]["_total"]
-    elif offset or cursor:
-        count = base.count()
-    else:
-        count = 0
+    columns = tuple(dict.fromkeys([*(fields or MEMBER_ITEM_FIELDS), sort_by, "id"]))
+    shape = (given, sort_by, sort_order, bool(cursor), offset, limit, columns, count is None)
+    rows = _MEMBER_PAGE.dicts(shape, org_id=org.pk, **values, after_key=after[0], after_id=after[1])
+    if count is None:
+        if rows:
+            count = rows[0]["_total"]
+        elif offset or cursor:
+            found = _MEMBER_COUNT.dicts((given,), org_id=org.pk, **values)
+            count = found[0]["n"] if found else 0
+        else:
+            count = 0
+        if count_key:
+            cache.set(count_key, count, MEMBER_COUNT_TTL)
+        for row in rows:
+            del row["_total"]
     next_cursor = None
     if len(rows) > limit:
         rows = rows[:limit]
         last = rows[-1]
         next_cursor = cursor_encode([last[sort_by], last["id"]])
-    for row in rows:
-        del row["_total"]
     return {
         "items": rows_project(rows, fields),
         "count": count,
         "next_cursor": next_cursor,
     }
+
+
+def _member_count_key(org: Organization, filters: dict[str, Any]) -> str | None:
+    """Keyed like a cached page (core.pagecache): the org's data version (from tenant
+    resolution; an org loaded any other way has none, and is counted fresh) and the filters."""
+    version = getattr(org, "data_version", None)
+    if version is None:
+        return None
+    return page_key(
+        org_id=org.pk, version=version, name="orgs.member_count", audience="", params=filters
+    )
 
 
 DEPARTMENT_FIELDS = ("id", "name", "created_at")

@@ -1,6 +1,6 @@
 import pytest
 
-from orgs.cache import org_version_get_or_init
+from orgs.cache import org_version_get_or_init, org_versions_bump
 from orgs.models import AuditEvent, Membership
 from orgs.tests.factories import DepartmentFactory, MembershipFactory
 from users.tests.factories import UserFactory
@@ -164,11 +164,38 @@ def test_members_list_costs_one_query_for_5_and_50_members(
         small = api.get(admin, "/members", params={"search": "e", "limit": 200}, token=token)
     for _ in range(45):
         _member(org)
+    org_versions_bump({org.id})  # factory rows skip the services, which bump the version
     # 1: the page joined to users, with the filtered count as a scalar subquery
     with django_assert_num_queries(1):
         large = api.get(admin, "/members", params={"search": "e", "limit": 200}, token=token)
     assert small.status_code == large.status_code == 200
     assert len(large.json()["items"]) == large.json()["count"] >= len(small.json()["items"])
+
+
+def test_the_count_is_cached_per_org_version_and_filters(
+    api, org, admin, employee, django_assert_num_queries, django_capture_on_commit_callbacks
+):
+    for _ in range(3):
+        _member(org, role="employee")
+    org_versions_bump({org.id})
+    token = api.token_for(admin.user)
+    first = api.get(admin, "/members", params={"role": "employee", "limit": 2}, token=token)
+    # 1: the page alone (the count comes from the cache, so no count subquery in it)
+    with django_assert_num_queries(1) as captured:
+        again = api.get(admin, "/members", params={"role": "employee", "limit": 2}, token=token)
+    assert "COUNT" not in captured.captured_queries[0]["sql"].upper()
+    assert first.json()["count"] == again.json()["count"] == 4
+    other = api.get(admin, "/members", params={"role": "admin"}, token=token)
+    assert other.json()["count"] == 1  # other filters, another entry
+
+    # A write through the API bumps the version (on commit): the next count is fresh.
+    with django_capture_on_commit_callbacks(execute=True):
+        patched = api.patch(admin, f"/members/{employee.pk}", {"is_active": False}, token=token)
+    assert patched.status_code == 200
+    active = api.get(admin, "/members", params={"role": "employee", "is_active": True}, token=token)
+    everyone = api.get(admin, "/members", params={"role": "employee"}, token=token)
+    assert active.json()["count"] == 3
+    assert everyone.json()["count"] == 4
 
 
 # --- PATCH /members/{id} ----------------------------------------------------------------------
