@@ -30,6 +30,8 @@ from django.core.cache import cache
 from django_redis import get_redis_connection
 from redis.exceptions import RedisError
 
+from core.keyslots import keys_by_slot
+
 logger = logging.getLogger("cadence.cache")
 
 
@@ -38,7 +40,8 @@ def version_seed() -> int:
     return time.time_ns() // 1000
 
 
-# KEYS: version, head; ARGV: seed, head. Returns the new version.
+# KEYS: version, head (one org's: the same hash tag, so one cluster slot); ARGV: seed, head.
+# Returns the new version.
 _BUMP = """
 local head = tonumber(ARGV[2])
 if head > 0 and head > tonumber(redis.call('get', KEYS[2]) or '0') then
@@ -66,7 +69,13 @@ class CacheRetry:
         if not made:
             return
         try:
-            get_redis_connection("default").delete(*made)
+            # One DEL per hash slot (a member's key and their account's are in different
+            # ones; Redis Cluster refuses a DEL across slots), in one round trip.
+            ordered = list(made)
+            pipe = get_redis_connection("default").pipeline(transaction=False)
+            for group in keys_by_slot(ordered):
+                pipe.delete(*(ordered[position] for position in group))
+            pipe.execute()
         except (RedisError, OSError):
             with self._lock:
                 self._deletes.update(made)

@@ -46,6 +46,7 @@ from django_redis import get_redis_connection
 from redis.exceptions import RedisError
 
 from core.errors import ApplicationError, Unauthorized, application_error_response
+from core.keyslots import keys_by_slot
 from core.metrics import CACHE_LOOKUPS
 from core.middleware import is_api_path
 
@@ -133,16 +134,19 @@ def cache_read_and_count(
     keys: Sequence[str], counters: Sequence[Counter | None] = ()
 ) -> tuple[dict[str, Any], list[int | None]]:
     """The cached values of `keys` (like `cache.get_many`) and each counter incremented, in
-    one pipeline: one round trip. Redis down: no values, no counts (None)."""
+    one pipeline: one round trip. One MGET per hash slot (core.keyslots): a token's keys and
+    an org's keys are in different slots, and Redis Cluster refuses an MGET across them.
+    Redis down: no values, no counts (None)."""
     live = [c for c in counters if c is not None]
-    if not live:
-        return (cache.get_many(keys) if keys else {}), [None] * len(counters)
+    if not keys and not live:
+        return {}, [None] * len(counters)
     client = cache.client
     raw_keys = [client.make_key(key) for key in keys]
+    groups = keys_by_slot(raw_keys)
     try:
         pipe = get_redis_connection("default").pipeline(transaction=False)
-        if raw_keys:
-            pipe.mget(raw_keys)
+        for group in groups:
+            pipe.mget([raw_keys[position] for position in group])
         for c in live:
             pipe.incr(client.make_key(c.key))
             pipe.expire(client.make_key(c.key), c.rate.seconds + 1)
@@ -153,15 +157,16 @@ def cache_read_and_count(
 
     values: dict[str, Any] = {}
     if raw_keys:
-        for key, raw in zip(keys, results.pop(0), strict=True):
-            if raw is not None:
-                values[key] = client.decode(raw)
+        for group, raws in zip(groups, results[: len(groups)], strict=True):
+            for position, raw in zip(group, raws, strict=True):
+                if raw is not None:
+                    values[keys[position]] = client.decode(raw)
         found = len(values)
         if found:
             CACHE_LOOKUPS.labels("hit").inc(found)
         if len(keys) > found:
             CACHE_LOOKUPS.labels("miss").inc(len(keys) - found)
-    counts = iter(results[0::2])
+    counts = iter(results[len(groups) :: 2])
     return values, [next(counts) if c is not None else None for c in counters]
 
 

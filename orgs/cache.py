@@ -1,5 +1,9 @@
 """Cache keys of tenancy (DESIGN.md §5). The only module that spells them.
 
+Every key of one org's data carries the hash tag `{<org_id>}` (core.keyslots), so the tenant
+MGET of membership, version and head, and the Lua script that bumps version and head, each
+stay in one Redis Cluster slot. The slug key cannot: it is how the org id is found.
+
 Entries are wrapped (`{"org": …}`, `{"member": …}`) so a cached "no such org" or "not a member"
 differs from a miss: a stranger's repeated requests cost no SQL either.
 """
@@ -16,6 +20,7 @@ from django_redis import get_redis_connection
 from redis.exceptions import RedisError
 
 from core import cache_retry
+from core.keyslots import org_tag
 
 ORG_TTL = 300
 MEMBER_TTL = 300
@@ -28,16 +33,16 @@ def org_slug_key(slug: str) -> str:
 
 
 def member_key(org_id: int, user_id: int) -> str:
-    return f"mem:{org_id}:{user_id}"
+    return f"mem:{org_tag(org_id)}:{user_id}"
 
 
 def org_version_key(org_id: int) -> str:
-    return f"ver:{org_id}"
+    return f"ver:{org_tag(org_id)}"
 
 
 def org_head_key(org_id: int) -> str:
     """The org's change-log head (orgs.changes), published with each version bump."""
-    return f"head:{org_id}"
+    return f"head:{org_tag(org_id)}"
 
 
 def account_key(user_id: int) -> str:
