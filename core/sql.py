@@ -39,7 +39,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.db import connections
+from django.db import DEFAULT_DB_ALIAS, connections, router
 from django.db.models import Field, ForeignObject, Lookup, QuerySet
 
 from core.errors import Unprocessable, detail
@@ -143,16 +143,19 @@ class _Compiled:
     slots: tuple[tuple[str | None, Any], ...]  # (parameter name, or None and a constant)
     names: tuple[str, ...]  # column names, as `.values()` names them
     converters: tuple[tuple[int, tuple[Callable, ...], Any], ...]
+    model: Any  # whose reads the routers place (core.replica)
 
 
 class CompiledQuery:
     """A queryset, compiled once per shape, run with parameters.
 
     `build(p, *shape)` returns a queryset (usually `.values(...)`) written with the
-    placeholders of `p`; `rows(shape, **params)` and `dicts(shape, **params)` run it.
+    placeholders of `p`; `rows(shape, **params)` and `dicts(shape, **params)` run it, on
+    `using` or, by default, where the routers send reads of its model (as a queryset would:
+    the read replica inside a page build, core.replica).
     """
 
-    def __init__(self, build: Callable[..., QuerySet], *, using: str = "default", max_shapes=256):
+    def __init__(self, build: Callable[..., QuerySet], *, using: str | None = None, max_shapes=256):
         self._build = build
         self._using = using
         self._max_shapes = max_shapes
@@ -174,7 +177,7 @@ class CompiledQuery:
         params = Params()
         queryset = self._build(params, *shape)
         query = queryset.query
-        compiler = query.get_compiler(using=self._using)
+        compiler = query.get_compiler(using=self._using or DEFAULT_DB_ALIAS)
         sql, values = compiler.as_sql()
         slots = tuple((params.name_of(value), value) for value in values)
         altered = [value for name, value in slots if name is None and _looks_placeholder(value)]
@@ -189,12 +192,14 @@ class CompiledQuery:
             (position, tuple(functions), expression)
             for position, (functions, expression) in compiler.get_converters(expressions).items()
         )
-        return _Compiled(sql=sql, slots=slots, names=names, converters=converters)
+        return _Compiled(
+            sql=sql, slots=slots, names=names, converters=converters, model=query.model
+        )
 
     def rows(self, shape: tuple = (), **params: Any) -> list[tuple]:
         compiled = self.compiled(shape)
         arguments = [params[name] if name else value for name, value in compiled.slots]
-        connection = connections[self._using]
+        connection = connections[self._using or router.db_for_read(compiled.model)]
         with connection.cursor() as cursor:
             cursor.execute(compiled.sql, arguments)
             rows = cursor.fetchall()
