@@ -90,8 +90,8 @@ GROUP BY 1, 2
 def _diff_sql(*, table: str, key: Sequence[str], counts: Sequence[str], recompute: str) -> str:
     """Rows where the stored rollup and the recompute differ (a row of zeros = no row)."""
     keys = ", ".join(key)
-    stored = ", ".join(f"s.{c}" for c in counts)
-    actual = ", ".join(f"a.{c}" for c in counts)
+    stored = ", ".join(f"COALESCE(s.{c}, 0)" for c in counts)
+    actual = ", ".join(f"COALESCE(a.{c}, 0)" for c in counts)
     any_count = " OR ".join(f"{c} <> 0" for c in counts)
     return f"""
     WITH actual AS ({recompute}),
@@ -117,10 +117,9 @@ def _describe(kind: str, key_names: Sequence[str], row: tuple, counts: Sequence[
     stored, actual = row[len(key_names)], row[len(key_names) + 1]
     changed = [
         f"{name} stored {s} actual {a}"
-        for name, s, a in zip(counts, stored or [0] * len(counts), actual or [0] * len(counts),
-                              strict=True)
+        for name, s, a in zip(counts, stored, actual, strict=True)
         if s != a
-    ]  # fmt: skip
+    ]
     return f"{kind} rollup ({key}): " + "; ".join(changed)
 
 
