@@ -22,9 +22,9 @@ in PostgreSQL, with two guards:
    deadline raises `RequestTimedOut` instead of running (a request that is already late
    does no more database work);
 2. a statement timeout: every connection runs with `statement_timeout`
-   (`DB_STATEMENT_TIMEOUT_MS`, set in settings; under PgBouncer set it on the role), so a
-   single slow statement is cancelled by PostgreSQL itself. psycopg raises `QueryCanceled`,
-   which Django wraps in `OperationalError`.
+   (`DB_STATEMENT_TIMEOUT_MS`, set in settings; under PgBouncer its `connect_query` sets
+   it), so a single slow statement is cancelled by PostgreSQL itself. psycopg raises
+   `QueryCanceled`, which Django wraps in `OperationalError`.
 
 Both become a 504 envelope: in Ninja through the exception handlers of `config.api`, and
 outside Ninja through `process_exception` below. A cancelled statement inside

