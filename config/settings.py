@@ -51,7 +51,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
-    "django_prometheus.middleware.PrometheusBeforeMiddleware",
+    # django-prometheus's two layers with their labelled counters looked up once (core.middleware).
+    "core.middleware.PrometheusBeforeMiddleware",
     # Every response, even one made by a later middleware, gets an id and timings.
     "core.middleware.RequestIdMiddleware",
     "perf.middleware.InstrumentationMiddleware",
@@ -66,13 +67,14 @@ MIDDLEWARE = [
     "core.limits.RequestTimeoutMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
-    "django.contrib.sessions.middleware.SessionMiddleware",
+    # Browser-only layers (sessions, user, messages): /api/ requests skip them.
+    "core.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
-    "django.middleware.csrf.CsrfViewMiddleware",
-    "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",  # by name: check --deploy looks for it
+    "core.middleware.AuthenticationMiddleware",
+    "core.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    "django_prometheus.middleware.PrometheusAfterMiddleware",
+    "core.middleware.PrometheusAfterMiddleware",
 ]
 
 # Tests run a real server on a URLconf with crashing routes (config/tests/urls_crash.py).
