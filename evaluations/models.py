@@ -3,6 +3,7 @@ from __future__ import annotations
 from django.db import models
 from django.utils import timezone
 
+from core.tenant_keys import SameOrgForeignKey
 from goals.models import Goal
 from orgs.models import Membership, Organization
 
@@ -19,7 +20,9 @@ class SelfAssessment(models.Model):
         SUBMITTED = "submitted"
 
     org = models.ForeignKey(Organization, on_delete=models.CASCADE, db_index=False)
-    goal = models.ForeignKey(Goal, on_delete=models.CASCADE, related_name="self_assessments")
+    goal = models.ForeignKey(
+        Goal, on_delete=models.CASCADE, related_name="self_assessments", db_constraint=False
+    )
     rating = models.PositiveSmallIntegerField()
     comment = models.TextField(blank=True, default="", max_length=5000)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.DRAFT)
@@ -38,7 +41,11 @@ class SelfAssessment(models.Model):
                 condition=models.Q(status__in=["draft", "submitted"]),
                 name="evals_selfassessment_status_valid",
             ),
+            # Keys Citus accepts (core.tenant_keys): the primary key is (org_id, id) in the
+            # database (evaluations 0002), `id` in Django.
+            SameOrgForeignKey(field="goal", name="evals_selfassessment_goal_org_fk"),
         ]
+        indexes = [models.Index(fields=["id"], name="evals_selfassessment_id")]
 
     def __str__(self) -> str:
         return f"self-assessment of goal {self.goal_id}"
@@ -52,9 +59,16 @@ class SupervisorFeedback(models.Model):
         PUBLISHED = "published"
 
     org = models.ForeignKey(Organization, on_delete=models.CASCADE, db_index=False)
-    goal = models.ForeignKey(Goal, on_delete=models.CASCADE, related_name="feedback")
+    goal = models.ForeignKey(
+        Goal, on_delete=models.CASCADE, related_name="feedback", db_constraint=False
+    )
     author = models.ForeignKey(
-        Membership, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+        Membership,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_constraint=False,
     )
     rating = models.PositiveSmallIntegerField()
     comment = models.TextField(blank=True, default="", max_length=5000)
@@ -75,7 +89,10 @@ class SupervisorFeedback(models.Model):
                 condition=models.Q(status__in=["draft", "published"]),
                 name="evals_feedback_status_valid",
             ),
+            SameOrgForeignKey(field="goal", name="evals_feedback_goal_org_fk"),
+            SameOrgForeignKey(field="author", name="evals_feedback_author_org_fk"),
         ]
+        indexes = [models.Index(fields=["id"], name="evals_feedback_id")]
 
     def __str__(self) -> str:
         return f"feedback on goal {self.goal_id}"

@@ -4,6 +4,7 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils import timezone
 
+from core.tenant_keys import SameOrgForeignKey
 from goals.target_data import target_data_errors
 from orgs.models import Membership, Organization
 
@@ -44,6 +45,8 @@ class Period(models.Model):
         ]
         indexes = [
             models.Index(fields=["org", "-starts_on", "-id"], name="goals_period_org_starts"),
+            # The primary key is (org_id, id) in the database (goals 0002; core.tenant_keys).
+            models.Index(fields=["id"], name="goals_period_id"),
         ]
 
     def __str__(self) -> str:
@@ -75,6 +78,7 @@ class Competency(CatalogEntry):
         constraints = [
             models.UniqueConstraint(fields=["org", "name"], name="goals_competency_unique_name"),
         ]
+        indexes = [models.Index(fields=["id"], name="goals_competency_id")]
 
 
 class CoreValue(CatalogEntry):
@@ -82,6 +86,7 @@ class CoreValue(CatalogEntry):
         constraints = [
             models.UniqueConstraint(fields=["org", "name"], name="goals_corevalue_unique_name"),
         ]
+        indexes = [models.Index(fields=["id"], name="goals_corevalue_id")]
 
 
 class Goal(models.Model):
@@ -99,8 +104,13 @@ class Goal(models.Model):
     org = models.ForeignKey(
         Organization, on_delete=models.CASCADE, related_name="goals", db_index=False
     )
-    period = models.ForeignKey(Period, on_delete=models.CASCADE, related_name="goals")
-    owner = models.ForeignKey(Membership, on_delete=models.CASCADE, related_name="goals")
+    # Foreign keys between tenant rows: SameOrgForeignKey constraints below (core.tenant_keys).
+    period = models.ForeignKey(
+        Period, on_delete=models.CASCADE, related_name="goals", db_constraint=False
+    )
+    owner = models.ForeignKey(
+        Membership, on_delete=models.CASCADE, related_name="goals", db_constraint=False
+    )
     category = models.CharField(max_length=16, choices=Category.choices)
     title = models.CharField(max_length=200)
     weight = models.PositiveSmallIntegerField()
@@ -108,7 +118,12 @@ class Goal(models.Model):
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.DRAFT)
     review_comment = models.TextField(blank=True, default="", max_length=5000)
     reviewed_by = models.ForeignKey(
-        Membership, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+        Membership,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_constraint=False,
     )
     reviewed_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
@@ -127,8 +142,12 @@ class Goal(models.Model):
                 condition=models.Q(category__in=["performance", "competency", "core_value"]),
                 name="goals_goal_category_valid",
             ),
+            SameOrgForeignKey(field="period", name="goals_goal_period_org_fk"),
+            SameOrgForeignKey(field="owner", name="goals_goal_owner_org_fk"),
+            SameOrgForeignKey(field="reviewed_by", name="goals_goal_reviewed_by_org_fk"),
         ]
         indexes = [
+            models.Index(fields=["id"], name="goals_goal_id"),
             models.Index(fields=["org", "owner", "period"], name="goals_goal_org_owner_period"),
             models.Index(fields=["org", "period", "status"], name="goals_goal_org_period_status"),
             models.Index(fields=["org", "-created_at", "-id"], name="goals_goal_org_created"),

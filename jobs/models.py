@@ -10,6 +10,7 @@ from __future__ import annotations
 from django.db import models
 from django.utils import timezone
 
+from core.tenant_keys import SameOrgForeignKey
 from orgs.models import Membership, Organization
 
 
@@ -27,7 +28,12 @@ class Job(models.Model):
         Organization, on_delete=models.CASCADE, related_name="+", db_index=False
     )
     created_by = models.ForeignKey(
-        Membership, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+        Membership,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_constraint=False,  # SameOrgForeignKey in Meta (core.tenant_keys)
     )
     kind = models.CharField(max_length=32, choices=Kind.choices)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
@@ -51,8 +57,13 @@ class Job(models.Model):
                 condition=models.Q(status__in=["queued", "running", "succeeded", "failed"]),
                 name="jobs_job_status_valid",
             ),
+            SameOrgForeignKey(field="created_by", name="jobs_job_created_by_org_fk"),
         ]
-        indexes = [models.Index(fields=["org", "-created_at", "-id"], name="jobs_job_org_created")]
+        indexes = [
+            models.Index(fields=["org", "-created_at", "-id"], name="jobs_job_org_created"),
+            # The primary key is (org_id, id) in the database (jobs 0002; core.tenant_keys).
+            models.Index(fields=["id"], name="jobs_job_id"),
+        ]
 
     def __str__(self) -> str:
         return f"job {self.pk} {self.kind} ({self.status})"
@@ -95,7 +106,12 @@ class Webhook(models.Model):
         Organization, on_delete=models.CASCADE, related_name="+", db_index=False
     )
     created_by = models.ForeignKey(
-        Membership, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+        Membership,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_constraint=False,  # SameOrgForeignKey in Meta (core.tenant_keys)
     )
     url = models.CharField(max_length=2000)
     events = models.JSONField(default=list)  # ["*"] or change types
@@ -106,8 +122,12 @@ class Webhook(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
+        constraints = [
+            SameOrgForeignKey(field="created_by", name="jobs_webhook_created_by_org_fk"),
+        ]
         indexes = [
-            models.Index(fields=["org", "-created_at", "-id"], name="jobs_webhook_org_created")
+            models.Index(fields=["org", "-created_at", "-id"], name="jobs_webhook_org_created"),
+            models.Index(fields=["id"], name="jobs_webhook_id"),
         ]
 
     def __str__(self) -> str:  # never the secret
@@ -126,7 +146,9 @@ class Delivery(models.Model):
     org = models.ForeignKey(
         Organization, on_delete=models.CASCADE, related_name="+", db_index=False
     )
-    webhook = models.ForeignKey(Webhook, on_delete=models.CASCADE, related_name="deliveries")
+    webhook = models.ForeignKey(
+        Webhook, on_delete=models.CASCADE, related_name="deliveries", db_constraint=False
+    )
     seq = models.BigIntegerField()
     event_type = models.CharField(max_length=64)
     payload = models.JSONField()  # the change item as the feed shows it
@@ -147,6 +169,7 @@ class Delivery(models.Model):
                 condition=models.Q(status__in=["pending", "succeeded", "failed"]),
                 name="jobs_delivery_status_valid",
             ),
+            SameOrgForeignKey(field="webhook", name="jobs_delivery_webhook_org_fk"),
         ]
         indexes = [
             # Partial: only what still waits. A webhook's next delivery (the oldest pending)…
@@ -161,6 +184,7 @@ class Delivery(models.Model):
                 name="jobs_delivery_due",
                 condition=models.Q(status="pending"),
             ),
+            models.Index(fields=["id"], name="jobs_delivery_id"),
         ]
 
     def __str__(self) -> str:

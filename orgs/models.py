@@ -6,6 +6,8 @@ from django.core.validators import RegexValidator
 from django.db import models
 from django.utils import timezone
 
+from core.tenant_keys import SameOrgForeignKey
+
 SLUG_PATTERN = r"^[a-z0-9-]{2,50}$"
 CROSS_ORG = "This belongs to another organization."
 
@@ -62,6 +64,7 @@ class Department(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["org", "name"], name="orgs_department_unique_name"),
         ]
+        indexes = [models.Index(fields=["id"], name="orgs_department_id")]
 
     def __str__(self) -> str:
         """`Engineering — acme` (DESIGN.md §13): names repeat across orgs."""
@@ -84,10 +87,20 @@ class Membership(models.Model):
     )
     role = models.CharField(max_length=16, choices=Role.choices, default=Role.EMPLOYEE)
     department = models.ForeignKey(
-        Department, on_delete=models.SET_NULL, null=True, blank=True, related_name="members"
+        Department,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="members",
+        db_constraint=False,  # SameOrgForeignKey below
     )
     supervisor = models.ForeignKey(
-        "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="reports"
+        "self",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="reports",
+        db_constraint=False,
     )
     title = models.CharField(max_length=200, blank=True, default="")
     is_active = models.BooleanField(default=True)
@@ -104,10 +117,15 @@ class Membership(models.Model):
                 condition=~models.Q(supervisor=models.F("id")),
                 name="orgs_membership_not_own_supervisor",
             ),
+            # Keys Citus accepts (core.tenant_keys); the primary key is (org_id, id) in the
+            # database (orgs 0007), `id` in Django.
+            SameOrgForeignKey(field="department", name="orgs_member_department_org_fk"),
+            SameOrgForeignKey(field="supervisor", name="orgs_member_supervisor_org_fk"),
         ]
         indexes = [
             models.Index(fields=["org", "-created_at", "-id"], name="orgs_member_org_created"),
             models.Index(fields=["org", "role"], name="orgs_member_org_role"),
+            models.Index(fields=["id"], name="orgs_membership_id"),
         ]
 
     def __str__(self) -> str:
@@ -141,7 +159,12 @@ class AuditEvent(models.Model):
         Organization, on_delete=models.CASCADE, related_name="audit_events", db_index=False
     )
     actor = models.ForeignKey(
-        Membership, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+        Membership,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_constraint=False,
     )
     # Platform staff who ran a support action (DESIGN.md §13); `actor` is null then. Indexed
     # only where set: a staff user's trail, at no cost to the members' own writes.
@@ -161,7 +184,9 @@ class AuditEvent(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
+        constraints = [SameOrgForeignKey(field="actor", name="orgs_audit_actor_org_fk")]
         indexes = [
+            models.Index(fields=["id"], name="orgs_auditevent_id"),
             models.Index(fields=["org", "-created_at", "-id"], name="orgs_audit_org_created"),
             models.Index(
                 fields=["org", "entity_type", "entity_id", "-created_at"],
@@ -195,7 +220,12 @@ class Change(models.Model):
     entity_type = models.CharField(max_length=32)
     entity_id = models.BigIntegerField()
     actor = models.ForeignKey(
-        Membership, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+        Membership,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_constraint=False,
     )
     owner = models.ForeignKey(
         Membership,
@@ -204,6 +234,7 @@ class Change(models.Model):
         blank=True,
         related_name="+",
         db_index=False,
+        db_constraint=False,
     )
     reviewers_only = models.BooleanField(default=False)
     fields = models.JSONField(default=list, blank=True)
@@ -212,8 +243,13 @@ class Change(models.Model):
     class Meta:
         constraints = [
             models.UniqueConstraint(fields=["org", "seq"], name="orgs_change_org_seq"),
+            SameOrgForeignKey(field="actor", name="orgs_change_actor_org_fk"),
+            SameOrgForeignKey(field="owner", name="orgs_change_owner_org_fk"),
         ]
-        indexes = [models.Index(fields=["org", "at"], name="orgs_change_org_at")]
+        indexes = [
+            models.Index(fields=["org", "at"], name="orgs_change_org_at"),
+            models.Index(fields=["id"], name="orgs_change_id"),
+        ]
 
     def __str__(self) -> str:
         return f"#{self.seq} {self.type} {self.entity_type}:{self.entity_id}"

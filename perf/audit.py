@@ -3,7 +3,8 @@ catalog-level checks of the schema's indexes.
 
 Findings that fail `--strict`: a sequential scan on a table of more than 10,000 rows that
 discards more rows than it keeps (the sign of a missing index), a
-foreign key without an index leading with its column(s), an index that duplicates or is a
+foreign key without an index leading with its column(s) (for an org-scoped key, with its
+columns after org_id), an index that duplicates or is a
 prefix of another. Reported for information only: indexes never used since the statistics
 were reset (a fresh or freshly seeded database has many), and index sizes.
 """
@@ -113,7 +114,9 @@ def explain(scenario: str, sql: str, params: Any, big_tables: set[str]) -> Query
 
 def _catalog_checks(report: AuditReport) -> None:
     with connection.cursor() as cursor:
-        # Foreign keys whose columns do not lead any index of their table.
+        # Foreign keys whose columns do not lead any index of their table. A tenant key
+        # (org_id, x_id) → (org_id, id) (core.tenant_keys) is also supported by an index
+        # leading with x_id alone: the referenced id is unique across orgs.
         cursor.execute(
             """
             SELECT c.conrelid::regclass::text, c.conname
@@ -123,7 +126,11 @@ def _catalog_checks(report: AuditReport) -> None:
               AND NOT EXISTS (
                 SELECT 1 FROM pg_index i
                 WHERE i.indrelid = c.conrelid
-                  AND (i.indkey::int2[])[0:array_length(c.conkey, 1) - 1] = c.conkey
+                  AND ((i.indkey::int2[])[0:array_length(c.conkey, 1) - 1] = c.conkey
+                       OR (c.conkey[1] = (SELECT attnum FROM pg_attribute
+                                          WHERE attrelid = c.conrelid AND attname = 'org_id')
+                           AND (i.indkey::int2[])[0:array_length(c.conkey, 1) - 2]
+                               = c.conkey[2:]))
               )
             """,
             [[f"{prefix}%" for prefix in PROJECT_TABLE_PREFIXES]],
