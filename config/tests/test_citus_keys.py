@@ -20,7 +20,9 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings
-from django.db import connection
+from django.db import IntegrityError, connection, transaction
+
+from orgs.models import Membership
 
 ORG_TABLE = "orgs_organization"
 ORG_COLUMN = "org_id"
@@ -182,3 +184,22 @@ def test_the_checker_names_every_precondition_a_table_breaks():
         "probe_outside: foreign key probe_outside_parent_id_fkey → probe_parent: a table outside "
         "the tenancy references a distributed one",
     ]
+
+
+def _checked_now() -> None:
+    with connection.cursor() as cursor:
+        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")  # deferred keys checked here, not at commit
+
+
+@pytest.mark.django_db
+def test_the_database_refuses_a_reference_into_another_org(employee, manager, outsider):
+    """The composite keys are enforced (deferred, as Django's own): a supervisor in the org
+    passes, one from another org fails, whatever the services would have said."""
+    with transaction.atomic():
+        Membership.objects.filter(pk=employee.pk).update(supervisor=manager)
+        _checked_now()
+
+    with pytest.raises(IntegrityError, match="orgs_member_supervisor_org_fk"):
+        with transaction.atomic():
+            Membership.objects.filter(pk=employee.pk).update(supervisor=outsider)
+            _checked_now()

@@ -1,7 +1,10 @@
 """The row-level tenancy invariants of DESIGN.md §2, checked on every model of the project.
 
 A tenant model is any model with a field named `org` (Organization itself excepted). These
-rules keep each tenant's rows distributable by `org_id` (Citus) without a schema rewrite.
+rules keep each tenant's rows distributable by `org_id` (Citus) without a schema rewrite. The
+keys as the database has them (primary keys (org_id, id), composite foreign keys) are checked
+on the live schema by test_citus_keys.py; here, that a model declares its foreign keys to
+other tenant models that way.
 """
 
 from __future__ import annotations
@@ -11,7 +14,8 @@ from django.apps import apps
 from django.db import models
 from django.test.utils import isolate_apps
 
-from orgs.models import Organization
+from core.tenant_keys import SameOrgForeignKey
+from orgs.models import Membership, Organization
 
 PROJECT_APPS = ("users", "orgs", "goals", "evaluations", "dashboards", "jobs")
 
@@ -25,6 +29,12 @@ def tenant_models() -> list[type[models.Model]]:
             if any(field.name == "org" for field in model._meta.get_fields()):
                 found.append(model)
     return found
+
+
+def is_tenant_model(model: type[models.Model]) -> bool:
+    return model is not Organization and any(
+        field.name == "org" for field in model._meta.get_fields()
+    )
 
 
 def tenancy_violations(model: type[models.Model]) -> list[str]:
@@ -67,6 +77,18 @@ def tenancy_violations(model: type[models.Model]) -> list[str]:
             )
         if not fields and len(index.expressions) > 1:
             problems.append(f"{name}: expression index {index.name!r} must lead with `org`")
+
+    same_org_keys = {c.field for c in meta.constraints if isinstance(c, SameOrgForeignKey)}
+    for field in meta.local_fields:
+        if not isinstance(field, models.ForeignKey) or field.name == "org":
+            continue
+        if not is_tenant_model(field.related_model):
+            continue
+        if field.db_constraint or field.name not in same_org_keys:
+            problems.append(
+                f"{name}: foreign key {field.name!r} to a tenant model must be "
+                "db_constraint=False with a SameOrgForeignKey (core.tenant_keys)"
+            )
     return problems
 
 
@@ -122,6 +144,30 @@ def test_the_checker_rejects_an_org_that_is_not_a_foreign_key_to_organization():
 
     assert tenancy_violations(Loose) == [
         "config.Loose: `org` must be a ForeignKey to orgs.Organization"
+    ]
+
+
+@isolate_apps("config")
+def test_the_checker_wants_foreign_keys_between_tenant_models_to_carry_the_org():
+    class Pointing(models.Model):  # noqa: DJ008 - throwaway
+        org = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+        member = models.ForeignKey(Membership, on_delete=models.CASCADE, related_name="+")
+        keyed = models.ForeignKey(
+            Membership, on_delete=models.CASCADE, related_name="+", db_constraint=False
+        )
+        fine = models.ForeignKey(
+            Membership, on_delete=models.CASCADE, related_name="+", db_constraint=False
+        )
+
+        class Meta:
+            app_label = "config"
+            constraints = [SameOrgForeignKey(field="fine", name="pointing_fine_org_fk")]
+
+    assert tenancy_violations(Pointing) == [
+        "config.Pointing: foreign key 'member' to a tenant model must be db_constraint=False "
+        "with a SameOrgForeignKey (core.tenant_keys)",
+        "config.Pointing: foreign key 'keyed' to a tenant model must be db_constraint=False "
+        "with a SameOrgForeignKey (core.tenant_keys)",
     ]
 
 
