@@ -8,10 +8,12 @@ rooms, replays from the change log what it missed after N (the feed, same visibi
 
 No gap and no duplicate at the seam: the rooms are joined before the replay reads the log, so
 a change committed meanwhile is both in the replay or after it, and arrives live too; live
-messages at or below the replay's position are dropped. In seq order: every socket also hears
-a tick (seq and target rooms) of each change of its org, so it knows every seq (they are
-gapless per org) and delivers change M only after everything below M; if a tick or a change
-is late by more than `WS_GAP_SECONDS` the gap is read from the log instead.
+messages at or below the replay's position are dropped. In seq order: the process hears a tick
+(seq and target rooms) of each change of the org (`live.hub.OrgTicks`, once per process, not
+per socket), so a socket holding change M knows every seq below it (they are gapless per org)
+and delivers M only once none of them is for its rooms and still on the way. A change that
+waits longer than `WS_GAP_SECONDS` (a tick or a change lost) has its gap read from the log,
+live messages held meanwhile so that nothing is sent twice.
 
 Close codes: 4401 bad, expired or revoked token (also within `WS_REVALIDATE_SECONDS` of a
 logout); 4404 not an active member, or no such org; 4408 no hello in time; 4410 resync
@@ -43,15 +45,16 @@ from django.core.serializers.json import DjangoJSONEncoder
 from core.errors import NotFound, Unauthorized
 from core.ratelimit import RateLimited
 from live import metrics
+from live.hub import BAD_TOKEN, NOT_MEMBER, OrgTicks, Revalidation
 from live.permissions import change_visible
-from live.rooms import rooms_of, seq_room
+from live.rooms import rooms_of
 from live.selectors import ResyncRequired, change_feed
 from live.sockets import socket_refresh, socket_register, socket_unregister
 from orgs.changes import org_change_head
 from orgs.models import Membership
 from orgs.tenancy import membership_resolve
 
-BAD_TOKEN, NOT_MEMBER, TOO_SLOW, NO_HELLO, RESYNC, TOO_MANY = 4401, 4404, 4409, 4408, 4410, 4429
+TOO_SLOW, NO_HELLO, RESYNC, TOO_MANY = 4409, 4408, 4410, 4429
 REPLAY_PAGE = 500
 
 
@@ -81,14 +84,15 @@ class OrgChangesConsumer(AsyncJsonWebsocketConsumer):
         self.slug: str = self.scope["url_route"]["kwargs"]["org_slug"]
         self.token: str | None = None
         self.member: Membership | None = None
-        self.rooms: list[str] = []
+        self.rooms: frozenset[str] = frozenset()  # content rooms (the ticks are the hub's)
+        self.ticks: OrgTicks | None = None
         self.socket_id = uuid.uuid4().hex
         self.registered = False
         self.delivered = 0  # every seq up to here is sent or not for this socket
-        self.ticks: dict[int, bool] = {}  # seq → whether its content comes to this socket
-        self.contents: dict[int, dict[str, Any]] = {}
-        self.held: list[dict[str, Any]] | None = None  # live messages during the replay
-        self.gap_since: float | None = None
+        self.contents: dict[int, dict[str, Any]] = {}  # live changes not delivered yet
+        self.held: list[dict[str, Any]] | None = None  # live messages during a log read
+        self.waiting_since: float | None = None  # a change has waited for ticks since
+        self.gap_task: asyncio.Task | None = None
         self.outbox: asyncio.Queue = asyncio.Queue(maxsize=settings.WS_SEND_BUFFER)
         self.tasks: list[asyncio.Task] = []
         self.closing = False
@@ -112,7 +116,7 @@ class OrgChangesConsumer(AsyncJsonWebsocketConsumer):
             return await self._close(RESYNC)
         self.token = token
         try:
-            member = await self._resolve()
+            member = await database_sync_to_async(membership_resolve)(token=token, slug=self.slug)
         except Unauthorized:
             return await self._close(BAD_TOKEN)
         except NotFound:
@@ -126,47 +130,35 @@ class OrgChangesConsumer(AsyncJsonWebsocketConsumer):
             return await self._close(TOO_MANY)
         self.registered = True
         metrics.SOCKETS_OPEN.inc()
+        self.held = []  # from the first room joined to the end of the replay
+        self.ticks = OrgTicks.join(member.org_id, self)
+        await self.ticks.wait_subscribed()
         await self._join_rooms()
         try:
             position = await self._replay(after)
         except ResyncRequired:
             return await self._close(RESYNC)
         await self.send_json({"type": "ready", "seq": position})
-        held, self.held = self.held or [], None
-        for message in held:
-            self._receive_live(message)
-        self.tasks += [
-            asyncio.create_task(self._sender()),
-            asyncio.create_task(self._pinger()),
-            asyncio.create_task(self._revalidator()),
-            asyncio.create_task(self._gap_watch()),
-        ]
+        self._release_held()
+        self.tasks += [asyncio.create_task(self._sender()), asyncio.create_task(self._pinger())]
+        Revalidation.join(self, member=member, token=token, done=self._revalidated)
 
     async def _hello_deadline(self) -> None:
         await asyncio.sleep(settings.WS_HELLO_SECONDS)
         if self.member is None and not self.closing:
             await self._close(NO_HELLO)
 
-    async def _resolve(self, *, counted: bool = True) -> Membership:
-        return await database_sync_to_async(membership_resolve)(
-            token=self.token, slug=self.slug, counted=counted
-        )
-
     async def _join_rooms(self) -> None:
-        rooms = [seq_room(self.member.org_id), *self._content_rooms()]
-        for room in set(self.rooms) - set(rooms):
+        member = self.member
+        rooms = frozenset(rooms_of(org_id=member.org_id, member_id=member.pk, role=member.role))
+        for room in self.rooms - rooms:
             await self.channel_layer.group_discard(room, self.channel_name)
-        for room in set(rooms) - set(self.rooms):
+        for room in rooms - self.rooms:
             await self.channel_layer.group_add(room, self.channel_name)
         self.rooms = rooms
 
-    def _content_rooms(self) -> list[str]:
-        member = self.member
-        return rooms_of(org_id=member.org_id, member_id=member.pk, role=member.role)
-
     async def _replay(self, after: int | None) -> int:
         """Sends what the log holds after `after`; returns the position reached."""
-        self.held = []
         member = self.member
         if after is None:  # from now: the head in PostgreSQL, not a possibly late cache
             position = await database_sync_to_async(org_change_head)(org_id=member.org_id)
@@ -187,9 +179,6 @@ class OrgChangesConsumer(AsyncJsonWebsocketConsumer):
 
     # --- live --------------------------------------------------------------------------------
 
-    async def change_tick(self, message: dict[str, Any]) -> None:
-        self._receive_live(message)
-
     async def change_message(self, message: dict[str, Any]) -> None:
         self._receive_live(message)
 
@@ -199,31 +188,57 @@ class OrgChangesConsumer(AsyncJsonWebsocketConsumer):
             return
         if self.member is None or self.closing:
             return
-        if message["type"] == "change.tick":
-            seq = message["seq"]
-            if seq > self.delivered:
-                self.ticks[seq] = bool(set(message["rooms"]) & set(self.rooms))
-        else:
-            change = message["change"]
-            if change["seq"] > self.delivered:
-                self.contents[change["seq"]] = {**change, "committed_at": message["committed_at"]}
-        self._advance()
+        change = message["change"]
+        if change["seq"] > self.delivered:  # a repeat (several rooms) or replayed: dropped
+            self.contents[change["seq"]] = {**change, "committed_at": message["committed_at"]}
+            self.advance()
 
-    def _advance(self) -> None:
-        """Delivers, in seq order, every change whose predecessors are all settled."""
-        while (following := self.delivered + 1) in self.ticks:
-            if self.ticks[following] and following not in self.contents:
-                break  # its content is on the way
-            del self.ticks[following]
-            change = self.contents.pop(following, None)
-            if change is not None and change_visible(self.member, change):
-                self._enqueue(change)
-            self.delivered = following
-        pending = bool(self.ticks or self.contents)
-        if not pending:
-            self.gap_since = None
-        elif self.gap_since is None:
-            self.gap_since = time.monotonic()
+    def _release_held(self) -> None:
+        held, self.held = self.held or [], None
+        for message in held:
+            self._receive_live(message)
+        self.advance()
+
+    def advance(self) -> None:
+        """Delivers, in seq order, each change held whose predecessors are all settled: ticked
+        and not for this socket's rooms (or delivered). Called on a change and, while one
+        waits, on every tick of the org (`OrgTicks.waiting`)."""
+        if self.held is not None or self.closing:
+            return
+        while self.contents:
+            seq = min(self.contents)
+            if seq > self.delivered + 1 and not self._settle(until=seq - 1):
+                break  # a predecessor's tick or content is on the way
+            change = self.contents.pop(seq)
+            if seq > self.delivered:
+                if change_visible(self.member, change):
+                    self._enqueue(change)
+                self.delivered = seq
+        if not self.contents:
+            self.waiting_since = None
+            self.ticks.waiting.discard(self)
+        elif self.waiting_since is None:
+            self.waiting_since = time.monotonic()
+            self.ticks.waiting.add(self)
+            if self.gap_task is None or self.gap_task.done():
+                self.gap_task = asyncio.create_task(self._gap_watch())
+
+    def _settle(self, *, until: int) -> bool:
+        """Moves `delivered` over the seqs up to `until` that are ticked and for none of this
+        socket's rooms; True when it got there."""
+        known, mine, seq = self.ticks.rooms, self.rooms, self.delivered
+        while seq < until:
+            rooms = known.get(seq + 1)
+            if rooms is None or not rooms.isdisjoint(mine):
+                break
+            seq += 1
+        self.delivered = seq
+        return seq >= until
+
+    def settle(self, until: int) -> None:
+        """`OrgTicks` is about to forget the ticks up to `until`: first move over them."""
+        if self.held is None:
+            self._settle(until=until)
 
     def _enqueue(self, change: dict[str, Any]) -> None:
         try:
@@ -243,30 +258,33 @@ class OrgChangesConsumer(AsyncJsonWebsocketConsumer):
                 metrics.DELIVERY_SECONDS.observe(max(0.0, time.time() - committed_at))
 
     async def _gap_watch(self) -> None:
-        """A tick or a change that has not come: read the gap from the change log."""
-        while True:
-            await asyncio.sleep(settings.WS_GAP_SECONDS / 4)
-            if self.gap_since is None:
+        """A change has waited `WS_GAP_SECONDS` for a tick or a predecessor that has not come
+        (Redis pub/sub is at most once): the gap up to it is read from the change log. Live
+        messages are held during the read, so a change is sent once either way."""
+        while self.waiting_since is not None and not self.closing:
+            late = self.waiting_since + settings.WS_GAP_SECONDS - time.monotonic()
+            if late > 0:
+                await asyncio.sleep(late)
                 continue
-            if time.monotonic() - self.gap_since < settings.WS_GAP_SECONDS:
-                continue
-            target = max([*self.ticks, *self.contents])
-            position = self.delivered
-            while position < target:
-                page = await database_sync_to_async(change_feed)(
-                    org=self.member.org, actor=self.member, after=position, limit=REPLAY_PAGE
-                )
-                for item in page["items"]:
-                    if item["seq"] <= target:
-                        self._enqueue(dict(item))
-                if not page["items"] or page["last_seq"] <= position:
-                    break
-                position = min(page["last_seq"], target)
-            self.delivered = max(self.delivered, position)
-            self.ticks = {s: v for s, v in self.ticks.items() if s > self.delivered}
-            self.contents = {s: c for s, c in self.contents.items() if s > self.delivered}
-            self.gap_since = None
-            self._advance()
+            target = max(self.contents)
+            self.held = []
+            try:
+                position = self.delivered
+                while position < target:
+                    page = await database_sync_to_async(change_feed)(
+                        org=self.member.org, actor=self.member, after=position, limit=REPLAY_PAGE
+                    )
+                    for item in page["items"]:
+                        if self.delivered < item["seq"] <= target:
+                            self._enqueue(dict(item))
+                    if not page["items"] or page["last_seq"] <= position:
+                        break
+                    position = min(page["last_seq"], target)
+                self.delivered = max(self.delivered, position)
+                self.contents = {s: c for s, c in self.contents.items() if s > self.delivered}
+                self.waiting_since = None
+            finally:
+                self._release_held()
 
     async def _pinger(self) -> None:
         while True:
@@ -276,22 +294,22 @@ class OrgChangesConsumer(AsyncJsonWebsocketConsumer):
                 org_id=self.member.org_id, user_id=self.member.user_id, socket_id=self.socket_id
             )
 
-    async def _revalidator(self) -> None:
-        """Logout, deactivation, a role change or a deactivated org act within a second: the
-        token and membership are checked again (warm: one Redis round trip, no SQL)."""
-        while True:
-            await asyncio.sleep(settings.WS_REVALIDATE_SECONDS)
-            try:
-                member = await self._resolve(counted=False)  # not a request of the user's
-            except Unauthorized:
-                return await self._close(BAD_TOKEN)
-            except NotFound:
-                return await self._close(NOT_MEMBER)
-            if (member.role, member.supervisor_id) != (self.member.role, self.member.supervisor_id):
-                self.member = member
-                await self._join_rooms()
-            else:
-                self.member = member
+    def _revalidated(self, outcome: Membership | int) -> None:
+        """Logout, deactivation, a role change or a deactivated org act within a second
+        (`live.hub.Revalidation` checks every socket's token and membership; warm: Redis, no
+        SQL)."""
+        if self.closing:
+            return
+        if isinstance(outcome, int):
+            self.tasks.append(asyncio.create_task(self._close(outcome)))
+            return
+        changed = (outcome.role, outcome.supervisor_id) != (
+            self.member.role,
+            self.member.supervisor_id,
+        )
+        self.member = outcome
+        if changed:
+            self.tasks.append(asyncio.create_task(self._join_rooms()))
 
     # --- closing -----------------------------------------------------------------------------
 
@@ -299,14 +317,18 @@ class OrgChangesConsumer(AsyncJsonWebsocketConsumer):
         if self.closing:
             return
         self.closing = True
+        Revalidation.leave(self)
         await self.close(code=code)
 
     async def disconnect(self, code: int) -> None:
         self.closing = True
+        Revalidation.leave(self)
         current = asyncio.current_task()
-        for task in self.tasks:
-            if task is not current:
+        for task in [*self.tasks, self.gap_task]:
+            if task is not None and task is not current:
                 task.cancel()
+        if self.ticks is not None:
+            self.ticks.leave(self)
         for room in self.rooms:
             with contextlib.suppress(Exception):
                 await self.channel_layer.group_discard(room, self.channel_name)

@@ -1,3 +1,4 @@
+import json
 import logging
 import sys
 from pathlib import Path
@@ -23,6 +24,13 @@ from perf.bench.report import (
 from perf.bench.runners import run_http, run_rounds
 from perf.bench.scenarios import SCENARIOS, actors_for
 from perf.bench.servers import DEFAULT_SERVER, SERVERS, ServerFailed, server_start
+from perf.bench.ws import (
+    WsBenchError,
+    deliveries_exact,
+    first_existing_org,
+    report_lines,
+    ws_bench,
+)
 
 UNREACHABLE_RATE_LIMITS = {
     "RATE_LIMIT_USER": "100000000/m",
@@ -31,6 +39,8 @@ UNREACHABLE_RATE_LIMITS = {
     "RATE_LIMIT_LOGIN_EMAIL": "100000000/m",
 }
 ALWAYS = {"floor", "bare"}  # the references of the ratios; `bare` over HTTP only
+DEFAULT_SLUG = "bigcorp"  # `manage.py seed`'s large org
+WS_DEMO_SLUG = "acme"  # --ws without a seeded org: the demo's (`make demo`)
 
 
 def worker_classes(value: str) -> list[str]:
@@ -51,7 +61,12 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser):
-        parser.add_argument("--slug", default="bigcorp", help="org to benchmark (seeded)")
+        parser.add_argument(
+            "--slug",
+            default=None,
+            help=f"org to benchmark (seeded; default {DEFAULT_SLUG}; --ws: {DEFAULT_SLUG} if it "
+            f"exists, else the demo org {WS_DEMO_SLUG})",
+        )
         parser.add_argument("--scenarios", default="", help="comma-separated subset")
         parser.add_argument(
             "--requests", type=int, default=200, help="in process: per scenario and round"
@@ -78,12 +93,31 @@ class Command(BaseCommand):
         parser.add_argument("--concurrency", type=int, default=32, help="HTTP connections")
         parser.add_argument("--duration", type=float, default=10.0, help="seconds per scenario")
         parser.add_argument("--max-requests", type=int, default=5000, help="per scenario")
+        parser.add_argument(
+            "--ws",
+            action="store_true",
+            help="live updates (perf/bench/ws.py): N sockets on one uvicorn worker, writes, "
+            "commit→delivery p50/p95/p99, messages/s, memory per idle socket (DESIGN.md §10)",
+        )
+        parser.add_argument("--sockets", type=int, default=1000, help="--ws: open sockets")
+        parser.add_argument("--writes", type=int, default=300, help="--ws: goal updates")
+        parser.add_argument(
+            "--write-rate", type=float, default=50.0, help="--ws: writes per second (0: no pause)"
+        )
+        parser.add_argument(
+            "--strict",
+            action="store_true",
+            help="--ws: exit 1 on a budget miss too (a lost or duplicated delivery always does)",
+        )
 
     def handle(self, *args, **options):
         logging.getLogger("cadence.request").setLevel(logging.WARNING)  # one line per request
         # Limits stay on, so their counting is measured, but one client must not reach them.
         for name, value in UNREACHABLE_RATE_LIMITS.items():
             setattr(settings, name, value)
+        if options["ws"]:
+            return self._handle_ws(options)
+        options["slug"] = options["slug"] or DEFAULT_SLUG
         budgets = load_budgets(Path(options["budgets"]))
         wanted = {name for name in options["scenarios"].split(",") if name}
         scenarios = [s for s in SCENARIOS if not wanted or s.name in wanted | ALWAYS]
@@ -100,6 +134,40 @@ class Command(BaseCommand):
             self.stderr.write("Budget check FAILED")
             sys.exit(1)
         self.stdout.write("All budgets hold.")
+
+    def _handle_ws(self, options) -> None:
+        """Exit 1 when a delivery is lost, duplicated or unexpected, or a socket did not open;
+        on a budget miss only with --strict (perf/bench/ws.py says why)."""
+        if options["sockets"] < 1 or options["writes"] < 1 or options["write_rate"] < 0:
+            raise CommandError("--sockets and --writes must be positive, --write-rate ≥ 0")
+        slug = options["slug"] or first_existing_org(DEFAULT_SLUG, WS_DEMO_SLUG)
+        try:
+            report = ws_bench(
+                slug,
+                sockets=options["sockets"],
+                writes=options["writes"],
+                rate=options["write_rate"],
+                env_overrides={**UNREACHABLE_RATE_LIMITS, "LOG_LEVEL": "WARNING"},
+                progress=self.stdout.write,
+            )
+        except (WsBenchError, ServerFailed) as exc:
+            raise CommandError(str(exc)) from exc
+        for line in report_lines(report):
+            self.stdout.write(line)
+        if options["json_path"]:
+            Path(options["json_path"]).write_text(json.dumps(report, indent=2))
+        if not deliveries_exact(report):
+            self.stderr.write("Deliveries FAILED: lost, duplicated or unexpected messages")
+            sys.exit(1)
+        missed = [b["name"] for b in report["budgets"] if b["status"] == "FAIL"]
+        if missed and options["strict"]:
+            self.stderr.write(f"Budget check FAILED: {', '.join(missed)}")
+            sys.exit(1)
+        self.stdout.write(
+            f"Budgets missed (not failing without --strict): {', '.join(missed)}"
+            if missed
+            else "All deliveries exact; the §10 budgets hold."
+        )
 
     def _handle_in_process(self, scenarios, actors, budgets, options) -> bool:
         """`--rounds` rounds, each scenario's requests alternating with the floor's; a p95

@@ -1,0 +1,222 @@
+"""What the sockets of one server process share, so that a change costs the process work in
+proportion to the sockets it is *for*, not to every open socket (DESIGN.md §10 budgets).
+
+- `OrgTicks`: the org's tick room (`live.rooms.seq_room`: each change's seq and target rooms,
+  published to every socket of the org so each can deliver in seq order) is heard once per
+  process and org, not once per socket. Heard per socket, 1,000 sockets made every write cost
+  1,000 channel-layer dispatches (a msgpack decode, a queue hop and a handler each): at 50
+  writes/s that is 50,000 dispatches/s, more than one worker can do, and deliveries fell
+  seconds behind (`bench --ws`, README "Live updates"). Here a tick is one dict entry; a socket
+  reads the entries between its last delivered seq and a change it holds when it has one
+  (`OrgChangesConsumer._advance`), and only sockets holding a change wait for ticks.
+- `Revalidation`: logout, deactivation and role changes must act on open sockets within a
+  second, so every socket's token and membership are checked each `WS_REVALIDATE_SECONDS`: by
+  one task per process, one MGET for all, and a full check only where an entry changed.
+
+Both are per process (one uvicorn worker, one event loop); nothing crosses processes but Redis.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from channels.db import database_sync_to_async
+from channels.layers import get_channel_layer
+from django.conf import settings
+from django.core.cache import cache
+from django_redis import get_redis_connection
+
+from core import cache_retry
+from core.errors import NotFound, Unauthorized
+from live.publisher import TICK_MESSAGE
+from live.rooms import seq_room
+from orgs import cache as org_cache
+from orgs.models import Membership
+from orgs.tenancy import membership_resolve
+from users import cache as auth_cache
+
+TICK_WINDOW = 20_000  # seqs an org's ticks are kept for; a socket further behind reads the log
+REVALIDATE_CHUNK = 100
+
+
+class TickListener(Protocol):
+    delivered: int
+
+    def advance(self) -> None: ...
+
+    def settle(self, until: int) -> None: ...
+
+
+class OrgTicks:
+    """The ticks of one org heard by this process: seq → the rooms its content goes to."""
+
+    _by_org: dict[int, OrgTicks] = {}
+
+    def __init__(self, org_id: int) -> None:
+        self.org_id = org_id
+        self.rooms: dict[int, frozenset[str]] = {}
+        self.listeners: set[TickListener] = set()
+        self.waiting: set[TickListener] = set()  # sockets holding a change that waits for ticks
+        self.subscribed: asyncio.Future = asyncio.get_running_loop().create_future()
+        self.task = asyncio.create_task(self._listen())
+
+    @classmethod
+    def join(cls, org_id: int, listener: TickListener) -> OrgTicks:
+        """The org's ticks, with `listener` among those who hear them until it leaves; await
+        `subscribed` before reading the change log."""
+        ticks = cls._by_org.get(org_id)
+        if ticks is None or ticks.task.done():
+            ticks = cls._by_org[org_id] = cls(org_id)
+        ticks.listeners.add(listener)
+        return ticks
+
+    async def wait_subscribed(self) -> None:
+        """Once the tick room is subscribed, every tick published from then on is heard: a
+        reader of the change log afterwards misses none above what it read."""
+        await asyncio.shield(self.subscribed)
+
+    def leave(self, listener: TickListener) -> None:
+        self.listeners.discard(listener)
+        self.waiting.discard(listener)
+        if not self.listeners and self._by_org.get(self.org_id) is self:
+            del self._by_org[self.org_id]
+            self.task.cancel()
+
+    async def _listen(self) -> None:
+        layer = get_channel_layer()
+        channel = await layer.new_channel()
+        room = seq_room(self.org_id)
+        try:
+            await layer.group_add(room, channel)
+            self.subscribed.set_result(None)
+            while True:
+                message = await layer.receive(channel)
+                if message.get("type") == TICK_MESSAGE:
+                    self.heard(message["seq"], message["rooms"])
+        except BaseException as exc:
+            if not self.subscribed.done():
+                self.subscribed.set_exception(exc)
+            raise
+        finally:
+            with contextlib.suppress(Exception):
+                await layer.group_discard(room, channel)
+
+    def heard(self, seq: int, rooms: Iterable[str]) -> None:
+        self.rooms[seq] = frozenset(rooms)
+        for listener in list(self.waiting):
+            listener.advance()
+        if len(self.rooms) > 2 * TICK_WINDOW:
+            self._prune()
+
+    def _prune(self) -> None:
+        """Keeps the last `TICK_WINDOW` seqs; every socket first moves over what it can."""
+        floor = max(self.rooms) - TICK_WINDOW
+        for listener in list(self.listeners):
+            if listener.delivered < floor:
+                listener.settle(floor)
+        self.rooms = {seq: rooms for seq, rooms in self.rooms.items() if seq > floor}
+
+
+@dataclass(eq=False)
+class _Watched:
+    token: str
+    slug: str
+    keys: tuple[str, ...]  # the cache entries membership_resolve decides from
+    done: Callable[[Membership | int], None]
+    seen: tuple[Any, ...] | None = None  # their values when it last decided
+
+
+class Revalidation:
+    """Every open socket's token and membership, checked again each `WS_REVALIDATE_SECONDS`.
+
+    A full `membership_resolve` costs ~0.7 ms of this process's CPU: 1,000 sockets spent ~70 %
+    of a core on it every second, and the thread holding the GIL stretched the event loop's
+    deliveries (`bench --ws` p95 98 ms with it, 17 ms without). So one MGET per round reads the
+    cache entries the resolve decides from (the verified token, the user's token version, the
+    org, the membership: what logout, deactivation, a role change and an org's deactivation
+    change or delete), and only a socket whose entries differ from the last round's, or are
+    missing (a token's entry expires with the token), is resolved again: the same verdict a
+    warm HTTP request would get, from the same entries. The values are read before the resolve,
+    so a change landing during it differs next round."""
+
+    watched: dict[Any, _Watched] = {}
+    task: asyncio.Task | None = None
+
+    @classmethod
+    def join(
+        cls, key: Any, *, member: Membership, token: str, done: Callable[[Membership | int], None]
+    ) -> None:
+        """`done` (not a coroutine: it starts what takes time) gets the membership as it is
+        now, or the close code (4401 / 4404); it is called when something changed."""
+        slug = member.org.slug
+        keys = (
+            auth_cache.token_key(token),
+            auth_cache.user_version_key(member.user_id),
+            org_cache.org_slug_key(slug),
+            org_cache.member_key(member.org_id, member.user_id),
+        )
+        cls.watched[key] = _Watched(token=token, slug=slug, keys=keys, done=done)
+        if cls.task is None or cls.task.done():
+            cls.task = asyncio.create_task(cls._loop())
+
+    @classmethod
+    def leave(cls, key: Any) -> None:
+        cls.watched.pop(key, None)
+
+    @classmethod
+    async def _loop(cls) -> None:
+        while cls.watched:
+            await asyncio.sleep(settings.WS_REVALIDATE_SECONDS)
+            batch = list(cls.watched.items())
+            values = await database_sync_to_async(_entries_read)([w for _, w in batch])
+            stale = {}
+            for key, watch in batch:
+                now = tuple(values.get(name) for name in watch.keys)
+                if now != watch.seen or None in now or values is _UNREAD:
+                    stale[key] = (watch, now)
+            pairs = list({(w.token, w.slug) for w, _ in stale.values()})
+            outcomes: dict[tuple[str, str], Membership | int] = {}
+            for start in range(0, len(pairs), REVALIDATE_CHUNK):  # the loop runs in between
+                chunk = pairs[start : start + REVALIDATE_CHUNK]
+                outcomes.update(await database_sync_to_async(_resolve_many)(chunk))
+            for key, (watch, now) in stale.items():
+                if cls.watched.get(key) is watch:  # not closed meanwhile
+                    outcome = outcomes[watch.token, watch.slug]
+                    watch.seen = now if not isinstance(outcome, int) else None
+                    watch.done(outcome)
+
+
+_UNREAD: dict[str, bytes | None] = {}
+
+
+def _entries_read(watched: list[_Watched]) -> dict[str, bytes | None]:
+    """The entries' stored bytes, in one MGET, not decoded (unpickling 3,000 entries a second
+    cost more than it saved); `_UNREAD` (resolve everyone) when Redis fails or an invalidation
+    waits for retry (`membership_resolve` runs the retry first)."""
+    if cache_retry.retrier.pending:
+        return _UNREAD
+    names = list({name for w in watched for name in w.keys})
+    try:
+        raw = get_redis_connection("default").mget([cache.make_key(name) for name in names])
+    except Exception:  # noqa: BLE001 - any cache failure: the full check decides
+        return _UNREAD
+    return dict(zip(names, raw, strict=True))
+
+
+BAD_TOKEN, NOT_MEMBER = 4401, 4404
+
+
+def _resolve_many(pairs: list[tuple[str, str]]) -> dict[tuple[str, str], Membership | int]:
+    outcomes: dict[tuple[str, str], Membership | int] = {}
+    for token, slug in pairs:
+        try:  # not a request of the user's: it spends no rate budget
+            outcomes[token, slug] = membership_resolve(token=token, slug=slug, counted=False)
+        except Unauthorized:
+            outcomes[token, slug] = BAD_TOKEN
+        except NotFound:
+            outcomes[token, slug] = NOT_MEMBER
+    return outcomes
