@@ -20,9 +20,11 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, connection, models, transaction
+from django.test.utils import isolate_apps
 
-from orgs.models import Membership
+from core.tenant_keys import SameOrgForeignKey
+from orgs.models import Membership, Organization
 
 ORG_TABLE = "orgs_organization"
 ORG_COLUMN = "org_id"
@@ -203,3 +205,43 @@ def test_the_database_refuses_a_reference_into_another_org(employee, manager, ou
         with transaction.atomic():
             Membership.objects.filter(pk=employee.pk).update(supervisor=outsider)
             _checked_now()
+
+
+def _foreign_key_definitions(table: str) -> dict[str, str]:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint "
+            "WHERE contype = 'f' AND conrelid = %s::regclass",
+            [table],
+        )
+        return dict(cursor.fetchall())
+
+
+@pytest.mark.django_db
+@isolate_apps("config")
+def test_a_new_tenant_model_gets_its_composite_key_from_its_meta():
+    """What a future CreateModel does with a SameOrgForeignKey: the key is added when the schema
+    editor closes (the target's (org_id, id) may be created later in the migration), and is
+    removed by name."""
+
+    class Pointer(models.Model):  # noqa: DJ008 - throwaway
+        org = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+        member = models.ForeignKey(
+            Membership, on_delete=models.CASCADE, related_name="+", db_constraint=False
+        )
+
+        class Meta:
+            app_label = "config"
+            constraints = [SameOrgForeignKey(field="member", name="pointer_member_org_fk")]
+
+    with connection.schema_editor() as editor:
+        editor.create_model(Pointer)
+    keys = _foreign_key_definitions(Pointer._meta.db_table)
+
+    assert keys["pointer_member_org_fk"] == (
+        "FOREIGN KEY (org_id, member_id) REFERENCES orgs_membership(org_id, id) "
+        "DEFERRABLE INITIALLY DEFERRED"
+    )
+    with connection.schema_editor() as editor:
+        editor.remove_constraint(Pointer, Pointer._meta.constraints[0])
+    assert "pointer_member_org_fk" not in _foreign_key_definitions(Pointer._meta.db_table)
