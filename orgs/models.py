@@ -227,13 +227,14 @@ class Change(models.Model):
         related_name="+",
         db_constraint=False,
     )
+    # Indexed: the same-org key to memberships needs it (a member's delete sets it to null
+    # without scanning the log; audit_indexes --strict).
     owner = models.ForeignKey(
         Membership,
         on_delete=models.SET_NULL,
         null=True,
         blank=True,
         related_name="+",
-        db_index=False,
         db_constraint=False,
     )
     reviewers_only = models.BooleanField(default=False)
