@@ -35,9 +35,9 @@ import json
 import socket
 import time
 import uuid
+from collections import deque
 from typing import Any
 
-from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
@@ -45,11 +45,11 @@ from django.core.serializers.json import DjangoJSONEncoder
 from core.errors import NotFound, Unauthorized
 from core.ratelimit import RateLimited
 from live import metrics
-from live.hub import BAD_TOKEN, NOT_MEMBER, OrgTicks, Revalidation
+from live.hub import BAD_TOKEN, NOT_MEMBER, OrgTicks, Upkeep, sync_call
 from live.permissions import change_visible
 from live.rooms import rooms_of
 from live.selectors import ResyncRequired, change_feed
-from live.sockets import socket_refresh, socket_register, socket_unregister
+from live.sockets import socket_register, socket_unregister
 from orgs.changes import org_change_head
 from orgs.models import Membership
 from orgs.tenancy import membership_resolve
@@ -93,12 +93,15 @@ class OrgChangesConsumer(AsyncJsonWebsocketConsumer):
         self.held: list[dict[str, Any]] | None = None  # live messages during a log read
         self.waiting_since: float | None = None  # a change has waited for ticks since
         self.gap_task: asyncio.Task | None = None
-        self.outbox: asyncio.Queue = asyncio.Queue(maxsize=settings.WS_SEND_BUFFER)
-        self.tasks: list[asyncio.Task] = []
+        # (message, commit time) waiting to be sent; a sender task only while there are some:
+        # an idle socket holds no task of its own (memory per idle socket, DESIGN.md §10).
+        self.outbox: deque[tuple[dict[str, Any], float | None]] = deque()
+        self.sender: asyncio.Task | None = None
+        self.tasks: set[asyncio.Task] = set()
         self.closing = False
         await self.accept()
         _socket_buffers_cap(self.base_send, settings.WS_SOCKET_BUFFER_BYTES)
-        self.tasks.append(asyncio.create_task(self._hello_deadline()))
+        self._start(self._hello_deadline())
 
     # --- hello -------------------------------------------------------------------------------
 
@@ -116,7 +119,7 @@ class OrgChangesConsumer(AsyncJsonWebsocketConsumer):
             return await self._close(RESYNC)
         self.token = token
         try:
-            member = await database_sync_to_async(membership_resolve)(token=token, slug=self.slug)
+            member = await sync_call(membership_resolve, token=token, slug=self.slug)
         except Unauthorized:
             return await self._close(BAD_TOKEN)
         except NotFound:
@@ -124,8 +127,8 @@ class OrgChangesConsumer(AsyncJsonWebsocketConsumer):
         except RateLimited:
             return await self._close(TOO_MANY)
         self.member = member
-        if not await database_sync_to_async(socket_register)(
-            org_id=member.org_id, user_id=member.user_id, socket_id=self.socket_id
+        if not await sync_call(
+            socket_register, org_id=member.org_id, user_id=member.user_id, socket_id=self.socket_id
         ):
             return await self._close(TOO_MANY)
         self.registered = True
@@ -140,8 +143,14 @@ class OrgChangesConsumer(AsyncJsonWebsocketConsumer):
             return await self._close(RESYNC)
         await self.send_json({"type": "ready", "seq": position})
         self._release_held()
-        self.tasks += [asyncio.create_task(self._sender()), asyncio.create_task(self._pinger())]
-        Revalidation.join(self, member=member, token=token, done=self._revalidated)
+        Upkeep.join(
+            self,
+            member=member,
+            token=token,
+            socket_id=self.socket_id,
+            revalidated=self._revalidated,
+            ping=self._ping,
+        )
 
     async def _hello_deadline(self) -> None:
         await asyncio.sleep(settings.WS_HELLO_SECONDS)
@@ -161,12 +170,12 @@ class OrgChangesConsumer(AsyncJsonWebsocketConsumer):
         """Sends what the log holds after `after`; returns the position reached."""
         member = self.member
         if after is None:  # from now: the head in PostgreSQL, not a possibly late cache
-            position = await database_sync_to_async(org_change_head)(org_id=member.org_id)
+            position = await sync_call(org_change_head, org_id=member.org_id)
         else:
             position = after
             while True:
-                page = await database_sync_to_async(change_feed)(
-                    org=member.org, actor=member, after=position, limit=REPLAY_PAGE
+                page = await sync_call(
+                    change_feed, org=member.org, actor=member, after=position, limit=REPLAY_PAGE
                 )
                 for item in page["items"]:
                     await self.send_json({"type": "change", "change": item})
@@ -241,21 +250,36 @@ class OrgChangesConsumer(AsyncJsonWebsocketConsumer):
             self._settle(until=until)
 
     def _enqueue(self, change: dict[str, Any]) -> None:
-        try:
-            self.outbox.put_nowait(change)
-        except asyncio.QueueFull:
-            asyncio.create_task(self._close(TOO_SLOW))
+        committed_at = change.pop("committed_at", None)
+        for name in ("owner_id", "owner_supervisor_id", "reviewers_only"):
+            change.pop(name, None)
+        self._send_later({"type": "change", "change": change}, committed_at)
 
-    async def _sender(self) -> None:
-        while True:
-            change = await self.outbox.get()
-            committed_at = change.pop("committed_at", None)
-            for name in ("owner_id", "owner_supervisor_id", "reviewers_only"):
-                change.pop(name, None)
-            await self.send_json({"type": "change", "change": change})
-            metrics.MESSAGES_SENT.inc()
+    def _send_later(self, message: dict[str, Any], committed_at: float | None = None) -> None:
+        if len(self.outbox) >= settings.WS_SEND_BUFFER:
+            self._start(self._close(TOO_SLOW))
+            return
+        self.outbox.append((message, committed_at))
+        if self.sender is None or self.sender.done():
+            self.sender = asyncio.create_task(self._send_outbox())
+
+    async def _send_outbox(self) -> None:
+        while self.outbox and not self.closing:
+            message, committed_at = self.outbox.popleft()
+            await self.send_json(message)
+            if message["type"] == "change":
+                metrics.MESSAGES_SENT.inc()
             if committed_at is not None:
                 metrics.DELIVERY_SECONDS.observe(max(0.0, time.time() - committed_at))
+
+    def _ping(self) -> None:
+        """Every `WS_PING_SECONDS` (`live.hub.Upkeep`), behind what waits to be sent."""
+        self._send_later({"type": "ping"})
+
+    def _start(self, coroutine: Any) -> None:
+        task = asyncio.create_task(coroutine)
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
 
     async def _gap_watch(self) -> None:
         """A change has waited `WS_GAP_SECONDS` for a tick or a predecessor that has not come
@@ -271,14 +295,18 @@ class OrgChangesConsumer(AsyncJsonWebsocketConsumer):
             try:
                 position = self.delivered
                 while position < target:
-                    page = await database_sync_to_async(change_feed)(
-                        org=self.member.org, actor=self.member, after=position, limit=REPLAY_PAGE
+                    page = await sync_call(
+                        change_feed,
+                        org=self.member.org,
+                        actor=self.member,
+                        after=position,
+                        limit=REPLAY_PAGE,
                     )
                     for item in page["items"]:
                         if self.delivered < item["seq"] <= target:
                             self._enqueue(dict(item))
-                    if not page["items"] or page["last_seq"] <= position:
-                        break
+                    if page["last_seq"] <= position:  # (a page of invisible changes
+                        break  # still moves the position: only no progress ends the read)
                     position = min(page["last_seq"], target)
                 self.delivered = max(self.delivered, position)
                 self.contents = {s: c for s, c in self.contents.items() if s > self.delivered}
@@ -286,22 +314,13 @@ class OrgChangesConsumer(AsyncJsonWebsocketConsumer):
             finally:
                 self._release_held()
 
-    async def _pinger(self) -> None:
-        while True:
-            await asyncio.sleep(settings.WS_PING_SECONDS)
-            await self.send_json({"type": "ping"})
-            await database_sync_to_async(socket_refresh)(
-                org_id=self.member.org_id, user_id=self.member.user_id, socket_id=self.socket_id
-            )
-
     def _revalidated(self, outcome: Membership | int) -> None:
         """Logout, deactivation, a role change or a deactivated org act within a second
-        (`live.hub.Revalidation` checks every socket's token and membership; warm: Redis, no
-        SQL)."""
+        (`live.hub.Upkeep` checks every socket's token and membership; warm: Redis, no SQL)."""
         if self.closing:
             return
         if isinstance(outcome, int):
-            self.tasks.append(asyncio.create_task(self._close(outcome)))
+            self._start(self._close(outcome))
             return
         changed = (outcome.role, outcome.supervisor_id) != (
             self.member.role,
@@ -309,7 +328,7 @@ class OrgChangesConsumer(AsyncJsonWebsocketConsumer):
         )
         self.member = outcome
         if changed:
-            self.tasks.append(asyncio.create_task(self._join_rooms()))
+            self._start(self._join_rooms())
 
     # --- closing -----------------------------------------------------------------------------
 
@@ -317,14 +336,14 @@ class OrgChangesConsumer(AsyncJsonWebsocketConsumer):
         if self.closing:
             return
         self.closing = True
-        Revalidation.leave(self)
+        Upkeep.leave(self)
         await self.close(code=code)
 
     async def disconnect(self, code: int) -> None:
         self.closing = True
-        Revalidation.leave(self)
+        Upkeep.leave(self)
         current = asyncio.current_task()
-        for task in [*self.tasks, self.gap_task]:
+        for task in [*self.tasks, self.gap_task, self.sender]:
             if task is not None and task is not current:
                 task.cancel()
         if self.ticks is not None:
@@ -334,8 +353,11 @@ class OrgChangesConsumer(AsyncJsonWebsocketConsumer):
                 await self.channel_layer.group_discard(room, self.channel_name)
         if self.registered:
             metrics.SOCKETS_OPEN.dec()
-            await database_sync_to_async(socket_unregister)(
-                org_id=self.member.org_id, user_id=self.member.user_id, socket_id=self.socket_id
+            await sync_call(
+                socket_unregister,
+                org_id=self.member.org_id,
+                user_id=self.member.user_id,
+                socket_id=self.socket_id,
             )
 
     @classmethod

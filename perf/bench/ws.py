@@ -71,6 +71,13 @@ UVICORN = ServerKind(
     ("-m", "uvicorn", "config.asgi:application", "--host", "127.0.0.1", "--port", "{port}",
      "--ws", "websockets", "--log-level", "warning"),
 )  # fmt: skip  # the command of scripts/realtime.sh (`make run`)
+# permessage-deflate (uvicorn's default; browsers ask for it) keeps a zlib compressor per
+# socket: ~100 KB of the server's memory per idle socket (README "Live updates").
+NO_DEFLATE = ServerKind(
+    "uvicorn-ws-no-deflate",
+    "uvicorn (ASGI, WebSockets, no permessage-deflate), 1 worker",
+    (*UVICORN.argv, "--ws-per-message-deflate", "false"),
+)
 
 
 class WsBenchError(RuntimeError):
@@ -146,26 +153,29 @@ def _raise_fd_limit(sockets: int) -> None:
             )
 
 
-def _server_start(env_overrides: dict[str, str], wait_seconds: float = 60) -> RunningServer:
+def _server_start(
+    env_overrides: dict[str, str], *, deflate: bool, wait_seconds: float = 60
+) -> RunningServer:
+    kind = UVICORN if deflate else NO_DEFLATE
     port = free_port()
     metrics_dir = tempfile.mkdtemp(prefix="cadence-bench-ws-prometheus-")
     env = server_env({"PROMETHEUS_MULTIPROC_DIR": metrics_dir, **env_overrides})
     log = tempfile.TemporaryFile()  # noqa: SIM115 - closed by RunningServer.stop
     process = subprocess.Popen(  # noqa: S603
-        UVICORN.command(port=port, workers=1),
+        kind.command(port=port, workers=1),
         env=env,
         cwd=settings.BASE_DIR,
         stdout=log,
         stderr=subprocess.STDOUT,
         start_new_session=True,
     )
-    server = RunningServer(UVICORN, port, process, metrics_dir, log)
+    server = RunningServer(kind, port, process, metrics_dir, log)
     deadline = time.monotonic() + wait_seconds
     while time.monotonic() < deadline:
         if process.poll() is not None:
             tail = server.log_tail()
             server.stop()
-            raise ServerFailed(f"{UVICORN.label} exited at start-up:\n{tail}")
+            raise ServerFailed(f"{kind.label} exited at start-up:\n{tail}")
         try:
             urllib.request.urlopen(f"http://127.0.0.1:{port}/health/live", timeout=1)  # noqa: S310
             return server
@@ -173,7 +183,7 @@ def _server_start(env_overrides: dict[str, str], wait_seconds: float = 60) -> Ru
             time.sleep(0.1)
     tail = server.log_tail()
     server.stop()
-    raise ServerFailed(f"{UVICORN.label} did not answer within {wait_seconds:.0f} s:\n{tail}")
+    raise ServerFailed(f"{kind.label} did not answer within {wait_seconds:.0f} s:\n{tail}")
 
 
 class ClientProcess:
@@ -268,6 +278,7 @@ def ws_bench(
     writes: int,
     rate: float,
     env_overrides: dict[str, str],
+    deflate: bool = True,
     concurrency: int = 50,
     timeout: float = 30.0,
     progress: Callable[[str], None] = lambda line: None,
@@ -284,7 +295,9 @@ def ws_bench(
     }  # fmt: skip
     server = clients = None
     try:
-        server = _server_start({**env_overrides, "WS_MAX_PER_USER": str(plan.per_user)})
+        server = _server_start(
+            {**env_overrides, "WS_MAX_PER_USER": str(plan.per_user)}, deflate=deflate
+        )
         clients = ClientProcess(
             {
                 "url": f"ws://127.0.0.1:{server.port}/ws/org/{plan.org.slug}/",
@@ -334,12 +347,15 @@ def ws_bench(
         result=result,
         opened=opened,
         memory=(rss_before, rss_after),
+        server=server.kind.label,
         write_seconds=write_seconds,
         rate=rate,
     )
 
 
-def _report(plan, *, owners, committed, expected, result, opened, memory, write_seconds, rate):
+def _report(
+    plan, *, owners, committed, expected, result, opened, memory, server, write_seconds, rate
+):
     received = [(i, seq, at) for i, seq, at in result["received"] if seq in committed]
     counts = Counter((i, seq) for i, seq, _ in received)
     delivered = set(counts)
@@ -354,7 +370,7 @@ def _report(plan, *, owners, committed, expected, result, opened, memory, write_
     return {
         "mode": "ws",
         "org": plan.org.slug,
-        "server": UVICORN.label,
+        "server": server,
         "sockets": {
             "requested": len(plan.sockets),
             "opened": opened["opened"],

@@ -105,6 +105,11 @@ class Command(BaseCommand):
             "--write-rate", type=float, default=50.0, help="--ws: writes per second (0: no pause)"
         )
         parser.add_argument(
+            "--no-deflate",
+            action="store_true",
+            help="--ws: serve without permessage-deflate (uvicorn --ws-per-message-deflate false)",
+        )
+        parser.add_argument(
             "--strict",
             action="store_true",
             help="--ws: exit 1 on a budget miss too (a lost or duplicated delivery always does)",
@@ -147,6 +152,7 @@ class Command(BaseCommand):
                 sockets=options["sockets"],
                 writes=options["writes"],
                 rate=options["write_rate"],
+                deflate=not options["no_deflate"],
                 env_overrides={**UNREACHABLE_RATE_LIMITS, "LOG_LEVEL": "WARNING"},
                 progress=self.stdout.write,
             )
