@@ -179,6 +179,9 @@ CACHES = {
         },
     }
 }
+# Redis Cluster (README "Scale-out path"): multi-key commands are split per hash slot
+# (core.keyslots). Off on a single Redis, where one MGET for all the request's keys is cheaper.
+REDIS_CLUSTER = env.bool("REDIS_CLUSTER", default=False)
 DJANGO_REDIS_LOG_IGNORED_EXCEPTIONS = True
 DJANGO_REDIS_LOGGER = "cadence.cache"
 # Live rooms over Redis pub/sub (channels-redis); the prefix keeps deployments (and test runs)

@@ -127,8 +127,9 @@ def _keys_of(command: list[str]) -> list[str]:
 
 @pytest.mark.django_db(transaction=True)  # versions move on commit, as in production
 def test_every_multi_key_command_of_the_request_path_stays_in_one_slot(
-    api, admin, manager, employee, period, private_cache
+    api, admin, manager, employee, period, private_cache, settings
 ):
+    settings.REDIS_CLUSTER = True
     org_id = employee.org_id
     ours = cache.make_key("")  # the suite's prefix and version: "test-…:1:"
     with redis_commands() as commands:
@@ -196,3 +197,22 @@ def test_every_multi_key_command_of_the_request_path_stays_in_one_slot(
     assert all(_keys_of(c) == [version, head] for c in bumps)
     employee_key = cache.make_key(member_key(org_id, employee.user_id))
     assert any(c[0].upper() == "DEL" and employee_key in c for c in commands)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_on_a_single_redis_the_warm_tenant_path_reads_every_key_in_one_mget(
+    api, employee, private_cache, settings
+):
+    """Without REDIS_CLUSTER the per-slot split is skipped: the token's, the user's and the
+    org's keys come back in one MGET (one command, not one per slot)."""
+    settings.REDIS_CLUSTER = False
+    version = cache.make_key(org_version_key(employee.org_id))
+    ours = cache.make_key("")
+    assert api.get(employee, "/me").status_code == 200  # cold: fills the entries
+    with redis_commands() as commands:
+        assert api.get(employee, "/me").status_code == 200
+    mgets = [c for c in commands if c[0].upper() == "MGET" and any(ours in a for a in c[1:])]
+    assert len(mgets) == 1, mgets
+    keys = _keys_of(mgets[0])
+    assert version in keys
+    assert any(org_tag(employee.org_id) not in k for k in keys), keys  # user/token keys too
