@@ -22,7 +22,7 @@ from live.rooms import rooms_for, seq_room
 
 logger = logging.getLogger("cadence.live")
 CHANGE_MESSAGE = "change.message"  # OrgChangesConsumer.change_message: the change itself
-TICK_MESSAGE = "change.tick"  # OrgChangesConsumer.change_tick: its seq and rooms, to everyone
+TICK_MESSAGE = "change.tick"  # live.hub.OrgTicks (once per process): its seq and rooms
 
 _loop: asyncio.AbstractEventLoop | None = None
 _lock = threading.Lock()
