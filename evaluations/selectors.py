@@ -309,7 +309,9 @@ def _team_goal_counts_query(p: Params):
 
 
 _TEAM_MEMBERS = CompiledQuery(_team_members_query)
-_TEAM_GOAL_COUNTS = CompiledQuery(_team_goal_counts_query)
+# Not prepared: the generic plan of `owner_id = ANY($2)` (array length unknown) ran 86 ms
+# at the reference size against 2.2 ms planned for the page's ids.
+_TEAM_GOAL_COUNTS = CompiledQuery(_team_goal_counts_query, prepare=False)
 _TEAM_CURSOR_FIELDS = (Membership._meta.get_field("created_at"), Membership._meta.pk)
 
 

@@ -39,22 +39,23 @@ from orgs.services import (
     member_bulk_create,
     member_update,
 )
-from orgs.tenancy import OrgMemberAuth
-from users.auth import BearerAuth
+from orgs.tenancy import AccountAuth, OrgMemberAuth
 
 router = Router(auth=OrgMemberAuth(), tags=["members"])
-account_router = Router(auth=BearerAuth(), tags=["auth"])
+account_router = Router(auth=AccountAuth(), tags=["auth"])
 
 
 @account_router.get("/me", response=AccountOut)
 def account_me(request):
-    return account_get(user_id=request.auth.user_id)
+    # Built from the user's row and memberships for AccountOut: served as it is.
+    return json_response(account_get(user_id=request.auth.user_id, cached=request.account_entry))
 
 
 @router.get("/me", response=OrgMeOut)
 def org_me(request, org_slug: Path[str]):
     member = request.auth
-    return {**member.item, "org": {"slug": member.org.slug, "name": member.org.name}}
+    # The cached member item (MemberOut's fields) and the org: served as they are.
+    return json_response({**member.item, "org": {"slug": member.org.slug, "name": member.org.name}})
 
 
 @router.get("/members", response=MemberPageOut, exclude_unset=True)

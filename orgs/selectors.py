@@ -121,11 +121,15 @@ def user_memberships(*, user_id: int) -> list[dict[str, Any]]:
     ]
 
 
-def account_get(*, user_id: int) -> dict[str, Any]:
+_UNREAD = object()
+
+
+def account_get(*, user_id: int, cached: Any = _UNREAD) -> dict[str, Any]:
     """/api/auth/me: the user and their memberships. Cached per user (orgs.cache, dropped with
-    any of their member entries, an org rename, a profile change): warm, one Redis GET and no
-    SQL; cold, two indexed reads."""
-    cached = cache.get(account_key(user_id))
+    any of their member entries, an org rename, a profile change): warm, no SQL (the entry
+    read by the caller's auth in its MGET, `cached`, or one GET); cold, two indexed reads."""
+    if cached is _UNREAD:
+        cached = cache.get(account_key(user_id))
     if cached is not None:
         return cached
     user = user_get(user_id=user_id)
@@ -238,8 +242,17 @@ def _member_count_query(p: Params, given: tuple) -> QuerySet:
     return _member_filtered(p, given).order_by().values("org_id").annotate(n=Count("id"))
 
 
-_MEMBER_PAGE = CompiledQuery(_member_page_query)
-_MEMBER_COUNT = CompiledQuery(_member_count_query)
+def _member_plan_is_generic(given: tuple, *rest: Any) -> bool:
+    """Whether one plan serves every value of the shape's parameters, so the statement may be
+    prepared (core.sql; PostgreSQL switches a prepared statement to a generic plan after five
+    runs): the unfiltered directory only. A search (the trigram indexes serve some patterns
+    only), a rare role or a small department each want a plan for their value."""
+    _, role, department, search = given
+    return not (role or department or search)
+
+
+_MEMBER_PAGE = CompiledQuery(_member_page_query, prepare=_member_plan_is_generic)
+_MEMBER_COUNT = CompiledQuery(_member_count_query, prepare=_member_plan_is_generic)
 
 
 def member_list(

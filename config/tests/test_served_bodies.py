@@ -121,6 +121,16 @@ def test_the_members_page_matches_the_document(api, document, rated, admin, org)
     assert all(set(item) == {"email"} for item in selected["items"])
 
 
+def test_me_and_auth_me_match_the_document(api, document, employee, admin):
+    for actor in (employee, admin):
+        for _ in range(2):  # cold, then from the cache
+            body = api.get(actor, "/me").json()
+            _assert_matches(document, "/api/org/{org_slug}/me", body)
+            account = api.get(actor.user, "/api/auth/me").json()
+            assert account["memberships"]
+            _assert_matches(document, "/api/auth/me", account)
+
+
 def test_a_body_with_an_undeclared_key_fails_the_check(api, document, rated):
     """The check can fail: one extra key in a goal is caught."""
     body = api.get(rated, "/evaluation/goal-list-page").json()
