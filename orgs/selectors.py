@@ -242,13 +242,16 @@ def _member_count_query(p: Params, given: tuple) -> QuerySet:
     return _member_filtered(p, given).order_by().values("org_id").annotate(n=Count("id"))
 
 
-def _member_plan_is_generic(given: tuple, *rest: Any) -> bool:
+def _member_plan_is_generic(given: tuple, sort_by: str = "", sort_order: str = "",
+                            after: bool = False, offset: int = 0, *rest: Any) -> bool:  # fmt: skip
     """Whether one plan serves every value of the shape's parameters, so the statement may be
     prepared (core.sql; PostgreSQL switches a prepared statement to a generic plan after five
     runs): the unfiltered directory only. A search (the trigram indexes serve some patterns
-    only), a rare role or a small department each want a plan for their value."""
+    only), a rare role or a small department each want a plan for their value. Pages past an
+    offset are not prepared either: each offset is its own SQL text (Django inlines it), and
+    psycopg keeps at most 100 prepared statements per connection."""
     _, role, department, search = given
-    return not (role or department or search)
+    return not (role or department or search or offset)
 
 
 _MEMBER_PAGE = CompiledQuery(_member_page_query, prepare=_member_plan_is_generic)
