@@ -125,6 +125,10 @@ class Membership(models.Model):
         indexes = [
             models.Index(fields=["org", "-created_at", "-id"], name="orgs_member_org_created"),
             models.Index(fields=["org", "role"], name="orgs_member_org_role"),
+            # The team page: a manager's reports, newest first, read in index order.
+            models.Index(
+                fields=["org", "supervisor", "-created_at", "-id"], name="orgs_member_team"
+            ),
             models.Index(fields=["id"], name="orgs_membership_id"),
         ]
 
