@@ -74,7 +74,7 @@ def test_the_gate_fails_an_injected_slowdown_and_extra_query_and_passes_the_rest
 
     with pytest.raises(SystemExit) as exit_info:
         call_command(
-            "bench", "--scenarios=auth_me,org_me,members_list,team_page", "--rounds=3",
+            "bench", "--scenarios=org_me,members_list,team_page", "--rounds=3",
             "--requests=10", "--warmup=1", f"--json={out}",
             stdout=open("/dev/null", "w"),  # noqa: SIM115
         )  # fmt: skip
@@ -90,7 +90,9 @@ def test_the_gate_fails_an_injected_slowdown_and_extra_query_and_passes_the_rest
     assert org_me["p95_ms"] >= regressed_urls.SLEEP_SECONDS * 1000
     assert rows["team_page"]["status"] == "FAIL"
     assert rows["team_page"]["notes"] == "queries 3 > 2"
-    for name in ("floor", "auth_me", "members_list"):
+    # The controls: budgets with headroom at 10 requests a round (a p95 of 10 samples is
+    # their maximum; auth_me, at 0.9–1.1× against its 1.5, is judged by bench-ci's 9 × 20).
+    for name in ("floor", "members_list"):
         assert rows[name]["status"] == "PASS", rows[name]
         assert rows[name]["p95_ratio"] <= budgets[name]["p95_ratio"]
     assert len(org_me["round_ratios"]) == 3
