@@ -12,18 +12,10 @@ from django.db import connection, transaction
 
 from evaluations.tests.factories import rated_goal
 from goals.models import Goal
-from goals.tests.factories import GoalFactory, PeriodFactory
+from goals.tests.factories import PERFORMANCE, GoalFactory, PeriodFactory
 from orgs.cache import org_versions_bump
 from orgs.models import Organization
 from orgs.tests.factories import DepartmentFactory, MembershipFactory
-
-PERFORMANCE = {
-    "type": "performance",
-    "metric": "Revenue",
-    "target": 100,
-    "unit": "kEUR",
-    "direction": "increase",
-}
 
 
 def verify(slug: str | None = None) -> str:

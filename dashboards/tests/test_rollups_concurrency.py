@@ -16,19 +16,12 @@ from django.core.management import call_command
 from django.db import connection
 
 from conftest import ApiClient
-from goals.tests.factories import GoalFactory
+from goals.tests.factories import PERFORMANCE, GoalFactory
 from orgs.cache import org_versions_bump
 from orgs.tests.factories import DepartmentFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
 THREADS = 10
-PERFORMANCE = {
-    "type": "performance",
-    "metric": "Revenue",
-    "target": 100,
-    "unit": "kEUR",
-    "direction": "increase",
-}
 
 
 def race(calls: list[Callable[[ApiClient], Any]]) -> list[Any]:

@@ -21,17 +21,10 @@ from hypothesis import strategies as st
 
 from evaluations.tests.factories import SelfAssessmentFactory, SupervisorFeedbackFactory
 from goals.models import Goal
-from goals.tests.factories import GoalFactory, PeriodFactory
+from goals.tests.factories import PERFORMANCE, GoalFactory, PeriodFactory
 from orgs.models import Membership
 from orgs.tests.factories import DepartmentFactory, MembershipFactory
 
-PERFORMANCE = {
-    "type": "performance",
-    "metric": "Revenue",
-    "target": 100,
-    "unit": "kEUR",
-    "direction": "increase",
-}
 MEMBERS = 5  # indexes into the world's members: admin, manager, employee, two more
 GOALS = 8  # indexes into the goals created so far (modulo their number)
 

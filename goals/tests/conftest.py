@@ -27,12 +27,3 @@ def make_goal(period):
         return GoalFactory(owner=owner, **kwargs)
 
     return make
-
-
-PERFORMANCE = {
-    "type": "performance",
-    "metric": "Revenue",
-    "target": 100,
-    "unit": "kEUR",
-    "direction": "increase",
-}

@@ -5,6 +5,15 @@ import factory
 from goals.models import Competency, CoreValue, Goal, Period
 from orgs.tests.factories import MembershipFactory, OrganizationFactory
 
+# A valid performance target, for request bodies.
+PERFORMANCE = {
+    "type": "performance",
+    "metric": "Revenue",
+    "target": 100,
+    "unit": "kEUR",
+    "direction": "increase",
+}
+
 
 class PeriodFactory(factory.django.DjangoModelFactory):
     class Meta:

@@ -1,8 +1,7 @@
 import pytest
 
 from goals.models import Goal, Period
-from goals.tests.conftest import PERFORMANCE
-from goals.tests.factories import GoalFactory, PeriodFactory
+from goals.tests.factories import PERFORMANCE, GoalFactory, PeriodFactory
 from orgs.models import AuditEvent
 from orgs.tests.factories import MembershipFactory
 
