@@ -90,6 +90,7 @@ class OrgChangesConsumer(AsyncJsonWebsocketConsumer):
         self.registered = False
         self.delivered = 0  # every seq up to here is sent or not for this socket
         self.contents: dict[int, dict[str, Any]] = {}  # live changes not delivered yet
+        self.expected: set[int] = set()  # ticked for this socket's rooms, content not here yet
         self.held: list[dict[str, Any]] | None = None  # live messages during a log read
         self.waiting_since: float | None = None  # a change has waited for ticks since
         self.gap_task: asyncio.Task | None = None
@@ -160,11 +161,13 @@ class OrgChangesConsumer(AsyncJsonWebsocketConsumer):
     async def _join_rooms(self) -> None:
         member = self.member
         rooms = frozenset(rooms_of(org_id=member.org_id, member_id=member.pk, role=member.role))
+        self.ticks.tune(self, rooms | self.rooms)  # while moving, expect from both
         for room in self.rooms - rooms:
             await self.channel_layer.group_discard(room, self.channel_name)
         for room in rooms - self.rooms:
             await self.channel_layer.group_add(room, self.channel_name)
         self.rooms = rooms
+        self.ticks.tune(self, rooms)
 
     async def _replay(self, after: int | None) -> int:
         """Sends what the log holds after `after`; returns the position reached."""
@@ -223,7 +226,9 @@ class OrgChangesConsumer(AsyncJsonWebsocketConsumer):
                 if change_visible(self.member, change):
                     self._enqueue(change)
                 self.delivered = seq
-        if not self.contents:
+        if self.expected:
+            self.expected = {seq for seq in self.expected if seq > self.delivered}
+        if not self.contents and not self.expected:
             self.waiting_since = None
             self.ticks.waiting.discard(self)
         elif self.waiting_since is None:
@@ -231,6 +236,12 @@ class OrgChangesConsumer(AsyncJsonWebsocketConsumer):
             self.ticks.waiting.add(self)
             if self.gap_task is None or self.gap_task.done():
                 self.gap_task = asyncio.create_task(self._gap_watch())
+
+    def expect(self, seq: int) -> None:
+        """`OrgTicks` heard seq for one of this socket's rooms: its content should come."""
+        if seq > self.delivered and seq not in self.contents:
+            self.expected.add(seq)
+        self.advance()
 
     def _settle(self, *, until: int) -> bool:
         """Moves `delivered` over the seqs up to `until` that are ticked and for none of this
@@ -290,7 +301,7 @@ class OrgChangesConsumer(AsyncJsonWebsocketConsumer):
             if late > 0:
                 await asyncio.sleep(late)
                 continue
-            target = max(self.contents)
+            target = max(self.contents.keys() | self.expected)
             self.held = []
             try:
                 position = self.delivered
@@ -310,6 +321,7 @@ class OrgChangesConsumer(AsyncJsonWebsocketConsumer):
                     position = min(page["last_seq"], target)
                 self.delivered = max(self.delivered, position)
                 self.contents = {s: c for s, c in self.contents.items() if s > self.delivered}
+                self.expected = {s for s in self.expected if s > self.delivered}
                 self.waiting_since = None
             finally:
                 self._release_held()

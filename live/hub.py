@@ -8,7 +8,8 @@ proportion to the sockets it is *for*, not to every open socket (DESIGN.md §10 
   writes/s that is 50,000 dispatches/s, more than one worker can do, and deliveries fell
   seconds behind (`bench --ws`, README "Live updates"). Here a tick is one dict entry; a socket
   reads the entries between its last delivered seq and a change it holds when it has one
-  (`OrgChangesConsumer.advance`), and only sockets holding a change wait for ticks.
+  (`OrgChangesConsumer.advance`); a tick reaches only the sockets of its rooms (which then
+  expect its content) and those holding a change that waits for it.
 - `Upkeep`: logout, deactivation and role changes must act on open sockets within a second,
   so every socket's token and membership are checked each `WS_REVALIDATE_SECONDS`: by one task
   per process, one MGET for all, and a full check only where an entry changed. The same task
@@ -92,6 +93,8 @@ class TickListener(Protocol):
 
     def advance(self) -> None: ...
 
+    def expect(self, seq: int) -> None: ...
+
     def settle(self, until: int) -> None: ...
 
 
@@ -104,6 +107,8 @@ class OrgTicks:
         self.org_id = org_id
         self.rooms: dict[int, frozenset[str]] = {}
         self.listeners: set[TickListener] = set()
+        self.tuned: dict[TickListener, frozenset[str]] = {}  # listener → its content rooms
+        self.by_room: dict[str, set[TickListener]] = {}
         self.waiting: set[TickListener] = set()  # sockets holding a change that waits for ticks
         self.subscribed: asyncio.Future = asyncio.get_running_loop().create_future()
         self.task = asyncio.create_task(self._listen())
@@ -123,7 +128,20 @@ class OrgTicks:
         reader of the change log afterwards misses none above what it read."""
         await asyncio.shield(self.subscribed)
 
+    def tune(self, listener: TickListener, rooms: frozenset[str]) -> None:
+        """The content rooms `listener` hears: a tick for one of them is a change it expects,
+        so a change whose content is lost (and nothing after it) is still read from the log."""
+        for room in self.tuned.get(listener, frozenset()) - rooms:
+            self.by_room[room].discard(listener)
+            if not self.by_room[room]:
+                del self.by_room[room]
+        for room in rooms:
+            self.by_room.setdefault(room, set()).add(listener)
+        self.tuned[listener] = rooms
+
     def leave(self, listener: TickListener) -> None:
+        self.tune(listener, frozenset())
+        del self.tuned[listener]
         self.listeners.discard(listener)
         self.waiting.discard(listener)
         if not self.listeners and self._by_org.get(self.org_id) is self:
@@ -150,8 +168,12 @@ class OrgTicks:
                 await layer.group_discard(room, channel)
 
     def heard(self, seq: int, rooms: Iterable[str]) -> None:
-        self.rooms[seq] = frozenset(rooms)
-        for listener in list(self.waiting):
+        """Work in proportion to the sockets the change is for (and those waiting)."""
+        self.rooms[seq] = rooms = frozenset(rooms)
+        expecting = set().union(*(self.by_room.get(room, ()) for room in rooms))
+        for listener in expecting:
+            listener.expect(seq)
+        for listener in list(self.waiting - expecting):
             listener.advance()
         if len(self.rooms) > 2 * TICK_WINDOW:
             self._prune()

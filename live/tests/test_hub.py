@@ -1,5 +1,6 @@
-"""The per-process upkeep of open sockets (live.hub.Upkeep) against a real uvicorn: pings come
-every `WS_PING_SECONDS` without a task per socket; revocation is tested in test_sockets."""
+"""What a server process's sockets share (live.hub) against a real uvicorn, Redis and
+PostgreSQL: pings come every `WS_PING_SECONDS` without a task per socket (revocation is tested
+in test_sockets); a change whose tick came but whose content was lost is read from the log."""
 
 from __future__ import annotations
 
@@ -8,16 +9,25 @@ import json
 import time
 
 import pytest
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
 from websockets.sync.client import connect
 
 from core.tests.servers import process_stop, server_env, uvicorn_start
+from live.publisher import TICK_MESSAGE, changes_publish
+from live.rooms import rooms_of, seq_room
+from orgs.changes import changes_committed
+
+PERFORMANCE = {"type": "performance", "metric": "NPS", "target": 5, "unit": "pt",
+               "direction": "increase"}  # fmt: skip
 
 pytestmark = pytest.mark.usefixtures("transactional_db")
 
 
 @pytest.fixture(scope="module")
 def ws_port(django_db_setup, django_db_blocker):
-    server, port = uvicorn_start(server_env(RATE_LIMITS_ENABLED="false", WS_PING_SECONDS="0.5"))
+    env = server_env(RATE_LIMITS_ENABLED="false", WS_PING_SECONDS="0.5", WS_GAP_SECONDS="0.5")
+    server, port = uvicorn_start(env)
     yield port
     process_stop(server)
 
@@ -36,3 +46,43 @@ def test_every_open_socket_is_pinged(api, admin, employee, ws_port):
             assert json.loads(socket.recv(timeout=3)) == {"type": "ping"}
             assert json.loads(socket.recv(timeout=3)) == {"type": "ping"}
         assert time.monotonic() - started < 4
+
+
+def _next_change(socket, *, deadline: float) -> dict:
+    while (left := deadline - time.monotonic()) > 0:
+        message = json.loads(socket.recv(timeout=left))
+        if message["type"] == "change":
+            return message["change"]
+    raise TimeoutError("no change before the deadline")
+
+
+@pytest.fixture
+def contents_lost():
+    """Commits publish nothing (the live publisher is disconnected in this process): the test
+    sends the ticks itself, as if the contents were lost on the way (pub/sub is at most once)."""
+    changes_committed.disconnect(dispatch_uid="live.changes_publish")
+    yield
+    changes_committed.connect(changes_publish, dispatch_uid="live.changes_publish")
+
+
+def test_a_change_whose_content_is_lost_is_read_from_the_log(
+    api, admin, period, ws_port, contents_lost
+):
+    with connect(f"ws://127.0.0.1:{ws_port}/ws/org/{admin.org.slug}/") as socket:
+        socket.send(json.dumps({"type": "hello", "token": api.token_for(admin.user)}))
+        head = json.loads(socket.recv(timeout=5))["seq"]
+        body = {"period_id": period.pk, "category": "performance", "title": "Lost",
+                "weight": 10, "target_data": PERFORMANCE}  # fmt: skip
+        goal = api.post(admin, "/goals", body).json()
+        rooms = rooms_of(org_id=admin.org_id, member_id=admin.pk, role=admin.role)
+        tick = {"type": TICK_MESSAGE, "seq": head + 1, "rooms": rooms}
+        async_to_sync(get_channel_layer().group_send)(seq_room(admin.org_id), tick)
+        started = time.monotonic()
+
+        change = _next_change(socket, deadline=started + 3)
+    assert (change["seq"], change["type"], change["entity_id"]) == (
+        head + 1,
+        "goal.created",
+        goal["id"],
+    )
+    assert 0.4 < time.monotonic() - started < 3  # after WS_GAP_SECONDS, from the log
