@@ -51,12 +51,11 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
-    # django-prometheus's two layers with their labelled counters looked up once (core.middleware).
-    "core.middleware.PrometheusBeforeMiddleware",
-    # Every response, even one made by a later middleware, gets an id and timings.
-    "core.middleware.RequestIdMiddleware",
-    "perf.middleware.InstrumentationMiddleware",
-    # Hardening (core.limits): inside the two above, so 413/504 carry
+    # One wrap for all a request reports (perf.middleware): request id, traceparent,
+    # Server-Timing, the log line, django-prometheus's and Cadence's metrics. First, so every
+    # response, even one made by a later middleware, carries them.
+    "perf.middleware.ObservabilityMiddleware",
+    # Hardening (core.limits): inside the one above, so 413/504 carry
     # X-Request-ID and Server-Timing; CORS first so refusals still carry CORS headers.
     "corsheaders.middleware.CorsMiddleware",
     "django.middleware.gzip.GZipMiddleware",
@@ -74,7 +73,8 @@ MIDDLEWARE = [
     "core.middleware.AuthenticationMiddleware",
     "core.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    "core.middleware.PrometheusAfterMiddleware",
+    # Last: counts a view's exception before the error envelope answers it.
+    "perf.middleware.ExceptionMetricsMiddleware",
 ]
 
 # Tests run a real server on a URLconf with crashing routes (config/tests/urls_crash.py).
@@ -305,7 +305,7 @@ METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
 SILK_ENABLED = env.bool("SILK_ENABLED", default=False)
 if SILK_ENABLED:
     INSTALLED_APPS.append("silk")
-    MIDDLEWARE.insert(MIDDLEWARE.index("perf.middleware.InstrumentationMiddleware") + 1,
+    MIDDLEWARE.insert(MIDDLEWARE.index("perf.middleware.ObservabilityMiddleware") + 1,
                       "silk.middleware.SilkyMiddleware")  # fmt: skip
     SILKY_AUTHENTICATION = True
     SILKY_AUTHORISATION = True  # staff only (silk's default permission check)
@@ -319,7 +319,8 @@ LOGGING = {
     "disable_existing_loggers": False,
     "formatters": {
         "json": {
-            "()": structlog.stdlib.ProcessorFormatter,
+            # structlog's formatter, with a one-orjson-call path for the request line.
+            "()": "perf.instrumentation.JsonLineFormatter",
             "processor": structlog.processors.JSONRenderer(),
             "foreign_pre_chain": [
                 structlog.stdlib.add_log_level,

@@ -7,6 +7,11 @@ workers).
 
 from __future__ import annotations
 
+import atexit
+import os
+import threading
+from bisect import bisect_left
+
 from prometheus_client import Counter, Gauge, Histogram
 
 REQUEST_LATENCY = Histogram(
@@ -64,3 +69,67 @@ def scrape_hook_register(hook) -> None:
 def scrape_hooks_run() -> None:
     for hook in _scrape_hooks:
         hook()
+
+
+class DeferredMetrics:
+    """Counter increments and histogram observations of the request path, added up in memory
+    and written to prometheus_client's values at most `interval` seconds later: by a daemon
+    thread of this process, and before every scrape (a scrape hook), so /metrics served by this
+    process is exact and another process's view is at most `interval` behind.
+
+    Why: in multiprocess mode (production) every increment locks, checks the pid and writes
+    to an mmapped file (~1 µs a counter, ~2 µs a histogram observation); a request recorded
+    ~20 of them, ~35 µs of CPU per floor request measured. Here one lock per request and a
+    dict update per value; the writes happen once per value per interval, whatever the rate.
+
+    The values are prometheus_client's own (`_value`, `_sum`, `_buckets`: the version is
+    pinned, and perf/tests/test_metrics.py reads the exposition). Histogram buckets are
+    per-bucket counts there (the exposition accumulates them), so one bucket is added to.
+    """
+
+    def __init__(self, interval: float = 1.0) -> None:
+        self.interval = interval
+        self._pending: dict = {}
+        self._lock = threading.Lock()
+        self._flusher_pid: int | None = None
+
+    def record(self, counters, observations) -> None:
+        """Adds 1 to each counter child of `counters` and observes each (histogram child,
+        amount) of `observations`."""
+        if self._flusher_pid != os.getpid():
+            self._flusher_start()
+        with self._lock:
+            pending = self._pending
+            for child in counters:
+                value = child._value
+                pending[value] = pending.get(value, 0) + 1
+            for child, amount in observations:
+                value = child._sum
+                pending[value] = pending.get(value, 0) + amount
+                value = child._buckets[bisect_left(child._upper_bounds, amount)]
+                pending[value] = pending.get(value, 0) + 1
+
+    def flush(self) -> None:
+        with self._lock:
+            pending, self._pending = self._pending, {}
+        for value, amount in pending.items():
+            value.inc(amount)
+
+    def _flusher_start(self) -> None:
+        # Once per process (a forked worker starts its own: threads do not survive fork).
+        with self._lock:
+            if self._flusher_pid == os.getpid():
+                return
+            self._flusher_pid = os.getpid()
+            self._pending = {}  # a parent's pending counts are the parent's
+        threading.Thread(target=self._flush_forever, name="metrics-flush", daemon=True).start()
+
+    def _flush_forever(self) -> None:
+        wake = threading.Event()
+        while not wake.wait(self.interval):
+            self.flush()
+
+
+deferred_metrics = DeferredMetrics()
+scrape_hook_register(deferred_metrics.flush)
+atexit.register(deferred_metrics.flush)

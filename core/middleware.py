@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import uuid
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,7 +15,6 @@ from django.contrib.messages import middleware as messages_middleware
 from django.contrib.sessions import middleware as sessions_middleware
 from django.http import HttpRequest, HttpResponse
 from django.urls import Resolver404, resolve
-from django_prometheus import middleware as prometheus_middleware
 
 from core import tracing
 from core.errors import (
@@ -65,7 +63,7 @@ def request_trace(request: HttpRequest) -> Trace:
                 span_id=f"{context.span_id:016x}",
                 flags=f"{int(context.trace_flags):02x}",
             )
-    match = _TRACEPARENT.fullmatch(request.headers.get(TRACEPARENT_HEADER, "").strip())
+    match = _TRACEPARENT.fullmatch(request.META.get("HTTP_TRACEPARENT", "").strip())
     if match and match[1] != _NO_TRACE and match[2] != _NO_SPAN:
         return Trace(trace_id=match[1], span_id=os.urandom(8).hex(), flags=match[3])
     return Trace(trace_id=os.urandom(16).hex(), span_id=os.urandom(8).hex(), flags="00")
@@ -75,28 +73,11 @@ def is_api_path(path: str) -> bool:
     return path.startswith("/api/")
 
 
-class RequestIdMiddleware:
-    """Echoes a well-formed incoming X-Request-ID, otherwise makes one, and continues or starts
-    the W3C trace (core.tracing); both go on the response and into every log line."""
-
-    def __init__(self, get_response):
-        self.get_response = get_response
-
-    def __call__(self, request: HttpRequest) -> HttpResponse:
-        incoming = request.headers.get(REQUEST_ID_HEADER, "")
-        request_id = incoming if _VALID_REQUEST_ID.match(incoming) else uuid.uuid4().hex
-        request.request_id = request_id
-        trace = request_trace(request)
-        # Auth adds org and user_id to this context; the request log line carries them all.
-        structlog.contextvars.clear_contextvars()
-        structlog.contextvars.bind_contextvars(request_id=request_id, trace_id=trace.trace_id)
-        try:
-            response = self.get_response(request)
-        finally:
-            structlog.contextvars.clear_contextvars()
-        response[REQUEST_ID_HEADER] = request_id
-        response[TRACEPARENT_HEADER] = trace.traceparent
-        return response
+def request_id_of(request: HttpRequest) -> str:
+    """A well-formed incoming X-Request-ID, otherwise a new one (32 random hex digits). The
+    response and every log line carry it (perf.middleware.ObservabilityMiddleware)."""
+    incoming = request.META.get("HTTP_X_REQUEST_ID", "")
+    return incoming if incoming and _VALID_REQUEST_ID.match(incoming) else os.urandom(16).hex()
 
 
 class ApiErrorEnvelopeMiddleware:
@@ -242,7 +223,7 @@ def _drop_body(response: HttpResponse) -> None:
     response["Content-Length"] = str(length)
 
 
-# --- The lean stack: what API requests skip, and the Prometheus counters at a small cost ------
+# --- The lean stack: what API requests skip --------------------------------------------------
 
 
 class BrowserOnlyMixin:
@@ -268,31 +249,4 @@ class AuthenticationMiddleware(BrowserOnlyMixin, auth_middleware.AuthenticationM
 
 
 class MessageMiddleware(BrowserOnlyMixin, messages_middleware.MessageMiddleware):
-    pass
-
-
-class _MemoizedLabels:
-    """django-prometheus's counters with each labelled child looked up once per label set:
-    `metric.labels(...)` validates and hashes its labels on every call (~10 of them per
-    request, ~60 µs of CPU on the floor); the children are the same objects every time."""
-
-    def label_metric(self, metric, request, response=None, **labels):
-        if not labels:
-            return metric
-        key = (id(metric), *labels.items())
-        child = _LABELLED.get(key)
-        if child is None:
-            child = _LABELLED[key] = metric.labels(**labels)
-        return child
-
-
-# Bounded by the label values django-prometheus uses: methods, statuses, view names, charsets.
-_LABELLED: dict[tuple, Any] = {}
-
-
-class PrometheusBeforeMiddleware(_MemoizedLabels, prometheus_middleware.PrometheusBeforeMiddleware):
-    pass
-
-
-class PrometheusAfterMiddleware(_MemoizedLabels, prometheus_middleware.PrometheusAfterMiddleware):
     pass
