@@ -18,7 +18,7 @@ proportion to the sockets it is *for*, not to every open socket (DESIGN.md §10 
   Django's caches are per async context (asgiref `Local`, not thread-critical), so each socket
   calling through its own context got its own django-redis client and connection pool: a Redis
   connection per idle socket, and (with `Upkeep` keeping hashes, not entries) ~20 KB of this
-  process's memory each (`bench --ws --no-deflate`: 72 → 53 KB per idle socket).
+  process's memory each (`bench --ws`, no permessage-deflate: 72 → 53 KB per idle socket).
 
 All of it is per process (one uvicorn worker, one event loop); nothing crosses processes but
 Redis.

@@ -32,7 +32,7 @@ case "${1:-}" in
     stop_server
     mkdir -p .data
     nohup "$PY" -m uvicorn config.asgi:application --host "$HOST" --port "$WS_PORT" \
-      --ws websockets --log-level warning >>"$LOG" 2>&1 &
+      --ws websockets --ws-per-message-deflate false --log-level warning >>"$LOG" 2>&1 &
     server=$!
     echo "$server" >"$PID_FILE"
     if [[ -n ${2:-} ]]; then  # stop with the given process (make run's make)

@@ -62,7 +62,7 @@ def uvicorn_start(env: dict[str, str], *, wait_seconds: float = 60) -> tuple[sub
         [
             sys.executable, "-m", "uvicorn", "config.asgi:application",
             "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning",
-            "--ws", "websockets",
+            "--ws", "websockets", "--ws-per-message-deflate", "false",
         ],
         env=env, cwd=settings.BASE_DIR, stdout=subprocess.DEVNULL,
     )  # fmt: skip

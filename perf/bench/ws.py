@@ -65,19 +65,20 @@ WS_TITLE = "bench-ws: "
 WARMUP_SOCKETS = 3
 _TARGET_DATA = {"type": "performance", "metric": "Delivery", "target": 10.0, "unit": "ms",
                 "direction": "decrease"}  # fmt: skip
-UVICORN = ServerKind(
-    "uvicorn-ws",
-    "uvicorn (ASGI, WebSockets), 1 worker",
+# permessage-deflate (uvicorn's default; browsers ask for it) keeps a zlib compressor per
+# socket: ~100 KB of the server's memory per idle socket (README "Live updates"), twice the
+# budget, for messages of a few hundred bytes. So `make run` serves without it.
+DEFLATE = ServerKind(
+    "uvicorn-ws-deflate",
+    "uvicorn (ASGI, WebSockets, permessage-deflate), 1 worker",
     ("-m", "uvicorn", "config.asgi:application", "--host", "127.0.0.1", "--port", "{port}",
      "--ws", "websockets", "--log-level", "warning"),
-)  # fmt: skip  # the command of scripts/realtime.sh (`make run`)
-# permessage-deflate (uvicorn's default; browsers ask for it) keeps a zlib compressor per
-# socket: ~100 KB of the server's memory per idle socket (README "Live updates").
-NO_DEFLATE = ServerKind(
-    "uvicorn-ws-no-deflate",
+)  # fmt: skip
+UVICORN = ServerKind(
+    "uvicorn-ws",
     "uvicorn (ASGI, WebSockets, no permessage-deflate), 1 worker",
-    (*UVICORN.argv, "--ws-per-message-deflate", "false"),
-)
+    (*DEFLATE.argv, "--ws-per-message-deflate", "false"),
+)  # the command of scripts/realtime.sh (`make run`)
 
 
 class WsBenchError(RuntimeError):
@@ -156,7 +157,7 @@ def _raise_fd_limit(sockets: int) -> None:
 def _server_start(
     env_overrides: dict[str, str], *, deflate: bool, wait_seconds: float = 60
 ) -> RunningServer:
-    kind = UVICORN if deflate else NO_DEFLATE
+    kind = DEFLATE if deflate else UVICORN
     port = free_port()
     metrics_dir = tempfile.mkdtemp(prefix="cadence-bench-ws-prometheus-")
     env = server_env({"PROMETHEUS_MULTIPROC_DIR": metrics_dir, **env_overrides})
@@ -278,7 +279,7 @@ def ws_bench(
     writes: int,
     rate: float,
     env_overrides: dict[str, str],
-    deflate: bool = True,
+    deflate: bool = False,
     concurrency: int = 50,
     timeout: float = 30.0,
     progress: Callable[[str], None] = lambda line: None,

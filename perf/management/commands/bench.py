@@ -105,9 +105,9 @@ class Command(BaseCommand):
             "--write-rate", type=float, default=50.0, help="--ws: writes per second (0: no pause)"
         )
         parser.add_argument(
-            "--no-deflate",
+            "--deflate",
             action="store_true",
-            help="--ws: serve without permessage-deflate (uvicorn --ws-per-message-deflate false)",
+            help="--ws: serve with permessage-deflate (uvicorn's default; `make run` turns it off)",
         )
         parser.add_argument(
             "--strict",
@@ -152,7 +152,7 @@ class Command(BaseCommand):
                 sockets=options["sockets"],
                 writes=options["writes"],
                 rate=options["write_rate"],
-                deflate=not options["no_deflate"],
+                deflate=options["deflate"],
                 env_overrides={**UNREACHABLE_RATE_LIMITS, "LOG_LEVEL": "WARNING"},
                 progress=self.stdout.write,
             )
