@@ -142,7 +142,7 @@ class ServerFailed(RuntimeError):
 
 
 def server_start(
-    name: str,
+    name: str | ServerKind,
     *,
     workers: int,
     env_overrides: dict[str, str],
@@ -151,8 +151,8 @@ def server_start(
 ) -> RunningServer:
     """The server on a free 127.0.0.1 port once it answers `/health/live` (plus `settle`
     seconds for its other workers to finish booting), in a session of its own so that a stuck
-    one can be killed whole."""
-    kind = SERVERS[name]
+    one can be killed whole. `name`: one of SERVERS, or a kind of its own (bench --ws)."""
+    kind = SERVERS[name] if isinstance(name, str) else name
     port = free_port()
     metrics_dir = tempfile.mkdtemp(prefix="cadence-bench-prometheus-")
     env = server_env({"PROMETHEUS_MULTIPROC_DIR": metrics_dir, **env_overrides})

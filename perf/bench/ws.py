@@ -37,9 +37,7 @@ import math
 import resource
 import subprocess
 import sys
-import tempfile
 import time
-import urllib.request
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -54,7 +52,7 @@ from live.permissions import change_visible
 from orgs.cache import org_versions_bump
 from orgs.changes import changes_committed
 from orgs.models import Membership, Organization
-from perf.bench.servers import RunningServer, ServerFailed, ServerKind, free_port, server_env
+from perf.bench.servers import RunningServer, ServerKind, server_start
 from users.tokens import access_token_encode
 
 P95_BUDGET_MS = 10.0  # DESIGN.md §10, at 1,000 sockets on one worker
@@ -154,37 +152,14 @@ def _raise_fd_limit(sockets: int) -> None:
             )
 
 
-def _server_start(
-    env_overrides: dict[str, str], *, deflate: bool, wait_seconds: float = 60
-) -> RunningServer:
-    kind = DEFLATE if deflate else UVICORN
-    port = free_port()
-    metrics_dir = tempfile.mkdtemp(prefix="cadence-bench-ws-prometheus-")
-    env = server_env({"PROMETHEUS_MULTIPROC_DIR": metrics_dir, **env_overrides})
-    log = tempfile.TemporaryFile()  # noqa: SIM115 - closed by RunningServer.stop
-    process = subprocess.Popen(  # noqa: S603
-        kind.command(port=port, workers=1),
-        env=env,
-        cwd=settings.BASE_DIR,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
+def _server_start(env_overrides: dict[str, str], *, deflate: bool) -> RunningServer:
+    return server_start(
+        DEFLATE if deflate else UVICORN,
+        workers=1,
+        env_overrides=env_overrides,
+        wait_seconds=60,
+        settle=0,
     )
-    server = RunningServer(kind, port, process, metrics_dir, log)
-    deadline = time.monotonic() + wait_seconds
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            tail = server.log_tail()
-            server.stop()
-            raise ServerFailed(f"{kind.label} exited at start-up:\n{tail}")
-        try:
-            urllib.request.urlopen(f"http://127.0.0.1:{port}/health/live", timeout=1)  # noqa: S310
-            return server
-        except OSError:
-            time.sleep(0.1)
-    tail = server.log_tail()
-    server.stop()
-    raise ServerFailed(f"{kind.label} did not answer within {wait_seconds:.0f} s:\n{tail}")
 
 
 class ClientProcess:
