@@ -89,7 +89,9 @@ def test_the_gate_fails_an_injected_slowdown_and_extra_query_and_passes_the_rest
     assert org_me["notes"].endswith(f" > {budgets['org_me']['p95_ratio']}")
     assert org_me["p95_ms"] >= regressed_urls.SLEEP_SECONDS * 1000
     assert rows["team_page"]["status"] == "FAIL"
-    assert rows["team_page"]["notes"] == "queries 3 > 2"
+    # The injected query is what must fail it; its ratio may fail too (the extra round trip
+    # weighs on a 10-request p95 against a budget of 4).
+    assert rows["team_page"]["notes"].split("; ")[0] == "queries 3 > 2"
     # The controls: budgets with headroom at 10 requests a round (a p95 of 10 samples is
     # their maximum; auth_me, at 0.9–1.1× against its 1.5, is judged by bench-ci's 9 × 20).
     for name in ("floor", "members_list"):
