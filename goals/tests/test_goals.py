@@ -32,6 +32,23 @@ def test_a_member_creates_own_draft_goal(api, employee, period):
     assert AuditEvent.objects.filter(action="goal.create", entity_id=body["id"]).count() == 1
 
 
+def test_a_target_beyond_64_bits_is_read_back_exactly_never_a_500(api, employee, period):
+    """JSON integers have no size limit; orjson's do (found by schemathesis: every read of such
+    a goal was a 500). The renderer falls back to the standard encoder for that document."""
+    huge = 2**70 + 1
+    target = {**PERFORMANCE, "target": huge}
+    created = api.post(employee, "/goals", _body(period, target_data=target))
+    assert created.status_code == 201, created.content
+    goal_id = created.json()["id"]
+    assert created.json()["target_data"]["target"] == huge
+
+    for path in (f"/goals/{goal_id}", "/goals", "/evaluation/goal-list-page"):
+        response = api.get(employee, path)
+        assert response.status_code == 200, (path, response.content)
+        assert str(huge) in response.content.decode()
+    assert api.post(employee, f"/goals/{goal_id}/submit", {}).status_code == 200
+
+
 def test_an_admin_creates_a_goal_for_another_member(api, admin, employee, period):
     response = api.post(admin, "/goals", _body(period, owner_id=employee.pk))
     assert response.status_code == 201
