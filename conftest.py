@@ -189,3 +189,10 @@ def superuser(db):
     from users.tests.factories import UserFactory
 
     return UserFactory(email="root@cadence.example", is_staff=True, is_superuser=True)
+
+
+@pytest.fixture
+def superuser_client(superuser):
+    client = Client()
+    client.force_login(superuser)
+    return client

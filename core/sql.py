@@ -51,13 +51,13 @@ _TEXT_MARK = "\x00core.sql:"
 _DATETIME_BASE = dt.datetime(1901, 1, 1, tzinfo=dt.UTC)
 
 
-@Field.register_lookup
-class AnyLookup(Lookup):
-    """`field__any=[…]`: `field = ANY(%s)` with the list as one array parameter, so the SQL is
-    the same text whatever the list's length (an `IN (%s, %s, …)` is not)."""
+class _ParameterLookup(Lookup):
+    """A lookup whose right-hand side is one parameter passed as given (no per-item
+    placeholders, no wildcard escaping), so a compiled query's SQL text stays the same
+    whatever the value. `template` places the two sides."""
 
-    lookup_name = "any"
     prepare_rhs = False
+    template = ""
 
     def get_db_prep_lookup(self, value, connection):
         return ("%s", [value])
@@ -65,25 +65,26 @@ class AnyLookup(Lookup):
     def as_sql(self, compiler, connection):
         lhs, lhs_params = self.process_lhs(compiler, connection)
         rhs, rhs_params = self.process_rhs(compiler, connection)
-        return f"{lhs} = ANY({rhs})", [*lhs_params, *rhs_params]
+        return self.template.format(lhs=lhs, rhs=rhs), [*lhs_params, *rhs_params]
 
 
 @Field.register_lookup
-class LikeLookup(Lookup):
+class AnyLookup(_ParameterLookup):
+    """`field__any=[…]`: `field = ANY(%s)` with the list as one array parameter, so the SQL is
+    the same text whatever the list's length (an `IN (%s, %s, …)` is not)."""
+
+    lookup_name = "any"
+    template = "{lhs} = ANY({rhs})"
+
+
+@Field.register_lookup
+class LikeLookup(_ParameterLookup):
     """`field__like=pattern`: `field LIKE %s` with the pattern as given (the caller escapes
     `%`, `_` and `\\` of user input with `like_escape`). Unlike `contains`, it leaves the
     parameter as passed, so a compiled query can take the pattern as a parameter."""
 
     lookup_name = "like"
-    prepare_rhs = False
-
-    def get_db_prep_lookup(self, value, connection):
-        return ("%s", [value])
-
-    def as_sql(self, compiler, connection):
-        lhs, lhs_params = self.process_lhs(compiler, connection)
-        rhs, rhs_params = self.process_rhs(compiler, connection)
-        return f"{lhs} LIKE {rhs}", [*lhs_params, *rhs_params]
+    template = "{lhs} LIKE {rhs}"
 
 
 # Relations keep their own lookup table (related lookups take model instances): ids here.

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
+from django.urls import reverse
 
 
 def change_form_data(response, **changes: Any) -> dict[str, Any]:
@@ -30,3 +31,11 @@ def change_form_data(response, **changes: Any) -> dict[str, Any]:
 
 def messages_of(response) -> list[str]:
     return [str(message) for message in response.context["messages"]] if response.context else []
+
+
+def admin_action(client, model: str, action: str, *pks: int):
+    """A changelist action on the rows `pks`, as the admin's action bar posts it
+    (`model`: "app_model"), following the redirect back to the list."""
+    url = reverse(f"admin:{model}_changelist")
+    data = {"action": action, "_selected_action": [str(pk) for pk in pks]}
+    return client.post(url, data, follow=True)

@@ -4,7 +4,6 @@ for everyone, a goal's page shows them, and a goal that has one does not return 
 from __future__ import annotations
 
 import pytest
-from django.test import Client
 from django.urls import reverse
 
 from core.tests.admin import messages_of
@@ -14,16 +13,8 @@ from evaluations.tests.factories import SelfAssessmentFactory, SupervisorFeedbac
 from goals.models import Goal
 from goals.tests.factories import GoalFactory
 from orgs.models import AuditEvent
-from users.tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def superuser_client(db):
-    client = Client()
-    client.force_login(UserFactory(is_staff=True, is_superuser=True))
-    return client
 
 
 @pytest.fixture

@@ -7,11 +7,10 @@ from __future__ import annotations
 import datetime
 
 import pytest
-from django.test import Client
 from django.urls import reverse
 
 from core.errors import Conflict, Forbidden
-from core.tests.admin import change_form_data, messages_of
+from core.tests.admin import admin_action, change_form_data, messages_of
 from goals.admin import PERIOD_NOT_CLOSED
 from goals.models import Competency, Goal, Period
 from goals.services import goal_return_to_draft
@@ -27,19 +26,6 @@ from orgs.permissions import ADMIN_ONLY, PlatformActor
 from users.tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def superuser_client(superuser):
-    client = Client()
-    client.force_login(superuser)
-    return client
-
-
-def _action(client, model: str, action: str, *pks: int):
-    url = reverse(f"admin:{model}_changelist")
-    data = {"action": action, "_selected_action": [str(pk) for pk in pks]}
-    return client.post(url, data, follow=True)
 
 
 def _post_change(client, model: str, row, **changes):
@@ -65,7 +51,7 @@ def approved(employee, manager, period):
 def test_closing_and_reopening_a_period_are_audited_with_the_staff_user(
     support_client, staff, period
 ):
-    closed = _action(support_client, "goals_period", "close", period.pk)
+    closed = admin_action(support_client, "goals_period", "close", period.pk)
 
     assert any("closed" in m for m in messages_of(closed))
     assert Period.objects.get(pk=period.pk).status == "closed"
@@ -73,7 +59,7 @@ def test_closing_and_reopening_a_period_are_audited_with_the_staff_user(
     assert (event.action, event.actor_id, event.entity_id) == ("period.update", None, period.pk)
     assert event.changes == {"status": ["active", "closed"]}
 
-    _action(support_client, "goals_period", "reopen", period.pk)
+    admin_action(support_client, "goals_period", "reopen", period.pk)
 
     assert Period.objects.get(pk=period.pk).status == "active"
     event = AuditEvent.objects.filter(staff_actor=staff).latest("id")
@@ -84,7 +70,7 @@ def test_closing_and_reopening_a_period_are_audited_with_the_staff_user(
 def test_reopening_while_another_period_is_active_is_refused(support_client, staff, period):
     old = PeriodFactory(org=period.org, name="2026 H1", status="closed")
 
-    response = _action(support_client, "goals_period", "reopen", old.pk)
+    response = admin_action(support_client, "goals_period", "reopen", old.pk)
 
     assert any(PERIOD_ALREADY_ACTIVE in m for m in messages_of(response))
     assert Period.objects.get(pk=old.pk).status == "closed"
@@ -94,7 +80,7 @@ def test_reopening_while_another_period_is_active_is_refused(support_client, sta
 def test_only_a_closed_period_reopens(support_client, staff, org):
     planned = PeriodFactory(org=org, name="2027 H1", status="planned")
 
-    response = _action(support_client, "goals_period", "reopen", planned.pk)
+    response = admin_action(support_client, "goals_period", "reopen", planned.pk)
 
     assert any(PERIOD_NOT_CLOSED in m for m in messages_of(response))
     assert Period.objects.get(pk=planned.pk).status == "planned"
@@ -146,7 +132,7 @@ def test_periods_read_with_their_org(period):
 def test_returning_a_goal_to_draft_clears_its_review_and_audits_the_staff_user(
     support_client, staff, approved
 ):
-    response = _action(support_client, "goals_goal", "return_to_draft", approved.pk)
+    response = admin_action(support_client, "goals_goal", "return_to_draft", approved.pk)
 
     assert any("returned to draft" in m for m in messages_of(response))
     goal = Goal.objects.get(pk=approved.pk)
@@ -172,7 +158,7 @@ def test_a_draft_goal_or_one_in_a_closed_period_does_not_return_to_draft(
     closed_period = PeriodFactory(org=employee.org, name="2025", status="closed")
     old = GoalFactory(owner=employee, period=closed_period, status="approved")
 
-    response = _action(support_client, "goals_goal", "return_to_draft", draft.pk, old.pk)
+    response = admin_action(support_client, "goals_goal", "return_to_draft", draft.pk, old.pk)
 
     shown = messages_of(response)
     assert any(GOAL_ALREADY_DRAFT in m for m in shown)

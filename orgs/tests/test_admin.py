@@ -8,14 +8,6 @@ from django.urls import reverse
 
 from orgs.models import AuditEvent, Membership
 from orgs.tests.factories import DepartmentFactory, MembershipFactory, OrganizationFactory
-from users.tests.factories import UserFactory
-
-
-@pytest.fixture
-def superuser_client(client, db):
-    superuser = UserFactory(is_staff=True, is_superuser=True)
-    client.force_login(superuser)
-    return client
 
 
 def _fill(org, count: int) -> None:

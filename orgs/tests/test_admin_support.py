@@ -16,7 +16,7 @@ from django.urls import reverse
 import core.admin
 from core.admin import CROSS_ORG, EstimatedCountPaginator
 from core.errors import Forbidden
-from core.tests.admin import change_form_data, messages_of
+from core.tests.admin import admin_action, change_form_data, messages_of
 from orgs.models import AuditEvent, Change, Membership
 from orgs.permissions import PlatformActor
 from orgs.services.members import INACTIVE_SUPERVISOR, LAST_ADMIN
@@ -24,19 +24,6 @@ from orgs.tests.factories import DepartmentFactory, MembershipFactory, Organizat
 from users.tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def superuser_client(superuser):
-    client = Client()
-    client.force_login(superuser)
-    return client
-
-
-def _action(client, model: str, action: str, *pks: int):
-    url = reverse(f"admin:{model}_changelist")
-    data = {"action": action, "_selected_action": [str(pk) for pk in pks]}
-    return client.post(url, data, follow=True)
 
 
 def _staff_events(staff, **filters):
@@ -83,7 +70,7 @@ def test_support_actions_are_offered_to_support_and_not_to_a_plain_staff_user(
     page = client.get(reverse("admin:orgs_membership_changelist"))
     assert page.status_code == 200
     assert page.context["action_form"] is None  # no action it may run
-    _action(client, "orgs_membership", "deactivate", employee.pk)
+    admin_action(client, "orgs_membership", "deactivate", employee.pk)
     assert Membership.objects.get(pk=employee.pk).is_active
 
 
@@ -98,7 +85,7 @@ def test_a_platform_actor_must_be_an_active_staff_user():
 def test_deactivating_a_member_goes_through_the_service_and_audits_the_staff_user(
     support_client, staff, employee, api, admin
 ):
-    response = _action(support_client, "orgs_membership", "deactivate", employee.pk)
+    response = admin_action(support_client, "orgs_membership", "deactivate", employee.pk)
 
     assert response.status_code == 200
     assert any("deactivated" in m for m in messages_of(response))
@@ -115,14 +102,14 @@ def test_deactivating_a_member_goes_through_the_service_and_audits_the_staff_use
     assert item["staff_actor"] == {"id": staff.pk, "email": "help@cadence.example"}
     assert api.get(employee, "/me").status_code == 404  # deactivated: out of the org
 
-    _action(support_client, "orgs_membership", "reactivate", employee.pk)
+    admin_action(support_client, "orgs_membership", "reactivate", employee.pk)
 
     assert Membership.objects.get(pk=employee.pk).is_active
     assert _staff_events(staff).latest("id").changes == {"is_active": [False, True]}
 
 
 def test_deactivating_the_last_admin_is_refused_and_writes_nothing(support_client, staff, admin):
-    response = _action(support_client, "orgs_membership", "deactivate", admin.pk)
+    response = admin_action(support_client, "orgs_membership", "deactivate", admin.pk)
 
     assert any(LAST_ADMIN in m for m in messages_of(response))
     assert Membership.objects.get(pk=admin.pk).is_active
@@ -141,7 +128,7 @@ def test_revoking_a_users_tokens_is_audited_in_each_org_they_are_an_active_membe
     assert api.get(None, "/api/auth/me", token=token).status_code == 200
 
     with django_capture_on_commit_callbacks(execute=True):
-        response = _action(support_client, "users_user", "revoke_tokens", employee.user.pk)
+        response = admin_action(support_client, "users_user", "revoke_tokens", employee.user.pk)
 
     assert any("every token revoked" in m for m in messages_of(response))
     assert api.get(None, "/api/auth/me", token=token).status_code == 401

@@ -2,18 +2,10 @@
 
 from __future__ import annotations
 
-import pytest
 from django.urls import reverse
 
 from users.models import User
 from users.tests.factories import UserFactory
-
-
-@pytest.fixture
-def superuser_client(client, db):
-    superuser = UserFactory(is_staff=True, is_superuser=True)
-    client.force_login(superuser)
-    return client
 
 
 def test_the_user_changelist_costs_the_same_for_5_and_50_users(
