@@ -42,6 +42,7 @@ from django.db import DEFAULT_DB_ALIAS, connections, router
 from django.db.backends.postgresql.psycopg_any import register_tzloader
 from django.db.models import Field, ForeignObject, Lookup, QuerySet
 from psycopg.pq import Format
+from psycopg.types.datetime import TimestamptzLoader
 
 from core.errors import Unprocessable, detail
 from core.pagination import INVALID_CURSOR, cursor_decode
@@ -257,11 +258,22 @@ def server_bound_cursor(connection):
     connection.ensure_connection()
     with connection.wrap_database_errors:
         cursor = _ServerBoundCursor(connection.connection)
-        # As Django's create_cursor: the cursor's timezone only when the connection's differs.
-        loader = connection.connection.adapters.get_loader(_TIMESTAMPTZ_OID, Format.TEXT)
-        if connection.timezone != loader.timezone:
-            register_tzloader(connection.timezone, cursor)
+        if _session_in_utc(connection):
+            # psycopg's own loader, in C: Django's (a Python subclass that then swaps the
+            # tzinfo) cost ~2 µs a value, 0.2 ms a 100-row page. Same value in a UTC session.
+            cursor.adapters.register_loader(_TIMESTAMPTZ_OID, TimestamptzLoader)
+        else:  # as Django's create_cursor: the cursor's timezone when the connection's differs
+            loader = connection.connection.adapters.get_loader(_TIMESTAMPTZ_OID, Format.TEXT)
+            if connection.timezone != loader.timezone:
+                register_tzloader(connection.timezone, cursor)
         return connection._prepare_cursor(cursor)
+
+
+def _session_in_utc(connection) -> bool:
+    """Whether the session's TimeZone is UTC and Django wants aware UTC datetimes."""
+    return connection.timezone is dt.UTC and (
+        connection.connection.pgconn.parameter_status(b"TimeZone") in (b"UTC", b"Etc/UTC")
+    )
 
 
 @contextmanager

@@ -11,6 +11,7 @@ from django.db.models.functions import Lower
 
 from core.errors import Unauthorized
 from core.fields import rows_project
+from core.memo import VersionedMemo
 from core.pagecache import page_key
 from core.pagination import DEFAULT_LIMIT, cursor_encode, keyset_page
 from core.pagination import _after as keyset_after
@@ -187,6 +188,8 @@ _MEMBER_CURSOR_FIELDS = {
     "email": User._meta.get_field("email"),
 }
 MEMBER_COUNT_TTL = 300
+# The counts of this process first (keyed by the org's data version: never stale), then Redis.
+_member_counts = VersionedMemo()
 
 
 def _member_filtered(p: Params, given: tuple) -> QuerySet:
@@ -293,7 +296,11 @@ def member_list(
     values = {"role": role, "department_id": department_id, "search": pattern}
     given = (is_active, *shape_of(values.values()))
     count_key = _member_count_key(org, {"is_active": is_active, **values})
-    count = cache.get(count_key) if count_key else None
+    count = _member_counts.get(count_key) if count_key else None
+    if count is None and count_key:
+        count = cache.get(count_key)  # another worker's
+        if count is not None:
+            _member_counts.set(count_key, count)
     after = (
         cursor_values(cursor, [_MEMBER_CURSOR_FIELDS[sort_by], Membership._meta.pk])
         if cursor
@@ -312,6 +319,7 @@ def member_list(
             count = 0
         if count_key:
             cache.set(count_key, count, MEMBER_COUNT_TTL)
+            _member_counts.set(count_key, count)
         for row in rows:
             del row["_total"]
     next_cursor = None

@@ -185,6 +185,8 @@ def test_the_count_is_cached_per_org_version_and_filters(
         again = api.get(admin, "/members", params={"role": "employee", "limit": 2}, token=token)
     assert "COUNT" not in captured.captured_queries[0]["sql"].upper()
     assert first.json()["count"] == again.json()["count"] == 4
+    # ... and from this process's memo (core.memo): the auth MGET is the only Redis round trip.
+    assert "cache;dur=" in again["Server-Timing"] and 'desc="1 calls"' in again["Server-Timing"]
     other = api.get(admin, "/members", params={"role": "admin"}, token=token)
     assert other.json()["count"] == 1  # other filters, another entry
 
