@@ -1,9 +1,12 @@
 """The rollups recomputed from the base tables: `rollups --verify` compares, `--rebuild` rewrites,
-the seed and migration 0002 build them in one INSERT … SELECT … GROUP BY.
+the seed and migration 0002 build them in one INSERT … SELECT … GROUP BY. Three rollups: the
+dashboards' two (dashboards.models) and the team page's (evaluations.models.OwnerGoalRollup,
+whose own migration fills it from its trigger's SQL: evaluations sits below dashboards).
 
-The recompute is written independently of the triggers that maintain the rollups (migration
-0002): plain GROUP BYs with FILTER, the shape the dashboards used to run on every cold read. So
-a verify compares two implementations, not one with itself.
+The recompute is written independently of the triggers that maintain the rollups (migrations
+dashboards 0002, evaluations 0003): plain GROUP BYs with FILTER, the shape the dashboards and the
+team page used to run on every cold read. So a verify compares two implementations, not one
+with itself.
 
 Each comparison is one statement, so one snapshot: the base rows and the rollups it reads were
 committed together (the triggers write in the writing transaction), and a verify while writes
@@ -26,12 +29,15 @@ from dashboards.models import (
     GoalRollup,
     MemberRollup,
 )
+from evaluations.models import OWNER_GOAL_COUNTS, OwnerGoalRollup
 from orgs.models import Organization
 
 GOAL_TABLE = GoalRollup._meta.db_table
 MEMBER_TABLE = MemberRollup._meta.db_table
+OWNER_GOAL_TABLE = OwnerGoalRollup._meta.db_table
 GOAL_KEY = ("org_id", "period_id", "department_key")
 MEMBER_KEY = ("org_id", "department_key")
+OWNER_GOAL_KEY = ("org_id", "period_id", "owner_id")
 
 
 def _goal_aggregates() -> dict[str, str]:
@@ -64,6 +70,22 @@ def _member_aggregates() -> dict[str, str]:
     return {name: aggregates[name] for name in MEMBER_COUNTS}
 
 
+def _owner_goal_aggregates() -> dict[str, str]:
+    published = "fb.status = 'published'"
+    aggregates = {
+        "goals": "count(*)",
+        **{
+            f"status_{status}": f"count(*) FILTER (WHERE g.status = '{status}')"
+            for status in GOAL_STATUSES
+        },
+        "self_assessed": "count(*) FILTER (WHERE sa.status = 'submitted')",
+        "feedback_published": f"count(*) FILTER (WHERE {published})",
+        "score_points": f"COALESCE(sum(g.weight * fb.rating) FILTER (WHERE {published}), 0)",
+        "score_weight": f"COALESCE(sum(g.weight) FILTER (WHERE {published}), 0)",
+    }
+    return {name: aggregates[name] for name in OWNER_GOAL_COUNTS}
+
+
 def _select(aggregates: dict[str, str]) -> str:
     return ", ".join(f"({sql})::bigint AS {name}" for name, sql in aggregates.items())
 
@@ -79,6 +101,14 @@ LEFT JOIN evaluations_supervisorfeedback fb ON fb.org_id = g.org_id AND fb.goal_
 WHERE %(orgs)s::bigint[] IS NULL OR g.org_id = ANY(%(orgs)s::bigint[])
 GROUP BY 1, 2, 3
 """  # noqa: S608 - names from dashboards.models, no input
+OWNER_GOAL_RECOMPUTE = f"""
+SELECT g.org_id, g.period_id, g.owner_id, {_select(_owner_goal_aggregates())}
+FROM goals_goal g
+LEFT JOIN evaluations_selfassessment sa ON sa.org_id = g.org_id AND sa.goal_id = g.id
+LEFT JOIN evaluations_supervisorfeedback fb ON fb.org_id = g.org_id AND fb.goal_id = g.id
+WHERE %(orgs)s::bigint[] IS NULL OR g.org_id = ANY(%(orgs)s::bigint[])
+GROUP BY 1, 2, 3
+"""  # noqa: S608
 MEMBER_RECOMPUTE = f"""
 SELECT m.org_id, COALESCE(m.department_id, 0) AS department_key, {_select(_member_aggregates())}
 FROM orgs_membership m
@@ -106,10 +136,17 @@ def _diff_sql(*, table: str, key: Sequence[str], counts: Sequence[str], recomput
     """  # noqa: S608 - names from dashboards.models, no input
 
 
-GOAL_DIFF = _diff_sql(table=GOAL_TABLE, key=GOAL_KEY, counts=GOAL_COUNTS, recompute=GOAL_RECOMPUTE)
-MEMBER_DIFF = _diff_sql(
-    table=MEMBER_TABLE, key=MEMBER_KEY, counts=MEMBER_COUNTS, recompute=MEMBER_RECOMPUTE
+# (kind, table, key, counts, recompute) of each rollup, in the order a rebuild locks them: the
+# order the triggers reach them (dashboards' before evaluations' on the same table and event).
+ROLLUPS = (
+    ("member", MEMBER_TABLE, MEMBER_KEY, MEMBER_COUNTS, MEMBER_RECOMPUTE),
+    ("goal", GOAL_TABLE, GOAL_KEY, GOAL_COUNTS, GOAL_RECOMPUTE),
+    ("owner goal", OWNER_GOAL_TABLE, OWNER_GOAL_KEY, OWNER_GOAL_COUNTS, OWNER_GOAL_RECOMPUTE),
 )
+DIFFS = {
+    kind: _diff_sql(table=table, key=key, counts=counts, recompute=recompute)
+    for kind, table, key, counts, recompute in ROLLUPS
+}
 
 
 def _describe(kind: str, key_names: Sequence[str], row: tuple, counts: Sequence[str]) -> str:
@@ -131,28 +168,30 @@ def rollups_verify(
     params = {"orgs": list(org_ids) if org_ids is not None else None}
     differences = []
     with connections[using].cursor() as cursor:
-        for kind, sql, key, counts in (
-            ("member", MEMBER_DIFF, MEMBER_KEY, MEMBER_COUNTS),
-            ("goal", GOAL_DIFF, GOAL_KEY, GOAL_COUNTS),
-        ):
-            cursor.execute(sql, params)
+        for kind, _table, key, counts, _recompute in ROLLUPS:
+            cursor.execute(DIFFS[kind], params)
             differences += [_describe(kind, key, row, counts) for row in cursor.fetchall()]
     return differences
 
 
-def rollups_rebuild(*, org_ids: Sequence[int] | None = None, using: str = DEFAULT_DB_ALIAS) -> None:
-    """Rewrites the rollups of `org_ids` (None: every org) from the base tables. The tables are
-    locked against the triggers' upserts first (SHARE ROW EXCLUSIVE): writers that have
-    touched them commit before the recompute's snapshot, later ones wait and add their delta
-    on top of it. Run it inside a transaction (the lock lasts until its end)."""
+def rollups_rebuild(
+    *,
+    org_ids: Sequence[int] | None = None,
+    using: str = DEFAULT_DB_ALIAS,
+    kinds: Sequence[str] | None = None,
+) -> None:
+    """Rewrites the rollups of `org_ids` (None: every org) from the base tables: those of
+    `kinds` (None: every one; a migration names its own). The tables are locked against the
+    triggers' upserts first (SHARE ROW EXCLUSIVE): writers that have touched them commit
+    before the recompute's snapshot, later ones wait and add their delta on top of it. Run it
+    inside a transaction (the lock lasts until its end)."""
     params = {"orgs": list(org_ids) if org_ids is not None else None}
     where = "%(orgs)s::bigint[] IS NULL OR org_id = ANY(%(orgs)s::bigint[])"
+    rollups = [rollup for rollup in ROLLUPS if kinds is None or rollup[0] in kinds]
     with connections[using].cursor() as cursor:
-        cursor.execute(f"LOCK TABLE {MEMBER_TABLE}, {GOAL_TABLE} IN SHARE ROW EXCLUSIVE MODE")
-        for table, key, counts, recompute in (
-            (MEMBER_TABLE, MEMBER_KEY, MEMBER_COUNTS, MEMBER_RECOMPUTE),
-            (GOAL_TABLE, GOAL_KEY, GOAL_COUNTS, GOAL_RECOMPUTE),
-        ):
+        tables = ", ".join(table for _kind, table, *_ in rollups)
+        cursor.execute(f"LOCK TABLE {tables} IN SHARE ROW EXCLUSIVE MODE")
+        for _kind, table, key, counts, recompute in rollups:
             cursor.execute(f"DELETE FROM {table} WHERE {where}", params)  # noqa: S608
             columns = ", ".join((*key, *counts))
             cursor.execute(f"INSERT INTO {table} ({columns}) {recompute}", params)  # noqa: S608

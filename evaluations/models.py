@@ -96,3 +96,59 @@ class SupervisorFeedback(models.Model):
 
     def __str__(self) -> str:
         return f"feedback on goal {self.goal_id}"
+
+
+OWNER_GOAL_COUNTS = (
+    "goals",
+    *(f"status_{status}" for status in Goal.Status.values),
+    "self_assessed",
+    "feedback_published",
+    "score_points",
+    "score_weight",
+)
+
+
+class OwnerGoalRollup(models.Model):
+    """The team page's counts of one member's goals in one period (DESIGN.md §4, §6): goals,
+    goals by status, submitted self-assessments, published feedback, and the two sums of the
+    weighted score (`evaluations.selectors.weighted_score`): Σ weight × published feedback
+    rating (`score_points`) and Σ weight of the goals with published feedback
+    (`score_weight`). The page reads its members' rows by primary key instead of grouping
+    their goals joined to their evaluations (~1,000 index probes for a manager of 400).
+
+    Design decisions (those of the dashboards' rollups, dashboards.models, here for the goal's
+    own owner and period, so no membership is read or locked):
+    - Maintained by statement-level AFTER triggers with transition tables (migration 0003):
+      every door that writes goals or evaluations (services, bulk `.update()`, the admin, the
+      import's raw SQL, factories) adds its delta in the writing transaction, at no extra round
+      trip. The seed pauses them (`cadence.rollups_paused`) and rebuilds at its end; `manage.py
+      rollups --verify / --rebuild` (dashboards.rollups) check and rewrite this table too.
+    - The primary key leads with org_id (Citus distributes by it). period_id and owner_id are
+      plain integers, not foreign keys: deleting a period or a member needs no row gone first
+      (the collector deletes their goals first, which zeroes the row). The org is a foreign key
+      without a cascade in Python: a trigger on orgs_organization deletes its rows, last.
+    - Rows whose counts are all zero may stay; a reader treats them as no row.
+    """
+
+    pk = models.CompositePrimaryKey("org_id", "period_id", "owner_id")
+    org = models.ForeignKey(
+        Organization, on_delete=models.DO_NOTHING, related_name="+", db_index=False
+    )
+    period_id = models.BigIntegerField()
+    owner_id = models.BigIntegerField(help_text="the goals' owner (a membership id)")
+    goals = models.BigIntegerField(default=0)
+    status_draft = models.BigIntegerField(default=0)
+    status_submitted = models.BigIntegerField(default=0)
+    status_approved = models.BigIntegerField(default=0)
+    status_rejected = models.BigIntegerField(default=0)
+    self_assessed = models.BigIntegerField(default=0, help_text="submitted self-assessments")
+    feedback_published = models.BigIntegerField(default=0)
+    score_points = models.BigIntegerField(
+        default=0, help_text="Σ weight × rating over goals with published feedback"
+    )
+    score_weight = models.BigIntegerField(
+        default=0, help_text="Σ weight over goals with published feedback"
+    )
+
+    def __str__(self) -> str:
+        return f"goals of member {self.owner_id}, org {self.org_id}, period {self.period_id}"

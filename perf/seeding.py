@@ -218,11 +218,12 @@ def seed_org(
 def reference_seed(
     *, size: SeedSize, random_seed: int, slug: str = "bigcorp", progress: Progress
 ) -> None:
-    """The whole reference data set, ANALYZE and the dashboard rollups, in one transaction."""
+    """The whole reference data set, ANALYZE and the rollups (the dashboards' and the team
+    page's), in one transaction."""
     rng = random.Random(random_seed)  # noqa: S311 - reproducible test data, not secrets
     password_hash = make_password(DEMO_PASSWORD)
-    # The rollup triggers sit out the COPYs; the seeded orgs' rollups are one GROUP BY at the
-    # end, in the same transaction (dashboards.rollups).
+    # The rollup triggers sit out the COPYs; the seeded orgs' rollups are one GROUP BY each at
+    # the end, in the same transaction (dashboards.rollups).
     with transaction.atomic(), rollups_paused():
         seed_org(
             slug=slug,
@@ -259,4 +260,4 @@ def reference_seed(
             Organization.objects.filter(slug__startswith=slug).values_list("id", flat=True)
         )
         rollups_rebuild(org_ids=seeded)
-        progress(f"dashboard rollups of {len(seeded)} orgs")
+        progress(f"rollups of {len(seeded)} orgs")

@@ -349,10 +349,11 @@ UNINSTALL = "\n".join(
 
 
 def build_existing(apps, schema_editor):
-    # The one recompute that `rollups --rebuild` and `--verify` use (dashboards.rollups).
+    # The one recompute that `rollups --rebuild` and `--verify` use (dashboards.rollups), of
+    # this migration's tables: a later rollup's table may not exist yet (its migration fills it).
     from dashboards.rollups import rollups_rebuild
 
-    rollups_rebuild(using=schema_editor.connection.alias)
+    rollups_rebuild(using=schema_editor.connection.alias, kinds=("member", "goal"))
 
 
 class Migration(migrations.Migration):

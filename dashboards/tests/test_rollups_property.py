@@ -1,11 +1,14 @@
-"""Property: whatever sequence of writes the API accepts or refuses, the rollups equal their
-recompute from the base tables after every step (`manage.py rollups --verify` exits 0).
+"""Property: whatever sequence of writes the API accepts or refuses, the rollups (the dashboards'
+two and the team page's, evaluations.models.OwnerGoalRollup) equal their recompute from the base
+tables after every step (`manage.py rollups --verify` exits 0, having compared all three).
 
 Hypothesis draws sequences of writes over a small org (two departments, a member without one,
 an active and a closed period): goal create / edit / submit / approve / reject / delete,
 bulk-status, self-assessments and feedback (draft, submitted, published, re-rated), member
 role / department / activation changes, bulk member creation. Many are refused (a state rule,
-a closed period, the weight budget, the last admin): those must leave no trace either. Each
+a closed period, the weight budget, the last admin): those must leave no trace either. One
+write is no API call: a data fix moving a goal to another owner and period (a queryset update),
+which no API makes but the triggers must follow (the team page's rollup is keyed by both). Each
 example runs in a savepoint rolled back at its end, so examples do not see each other's rows.
 """
 
@@ -53,6 +56,7 @@ writes = st.one_of(
     st.tuples(st.just("member_role"), member, st.sampled_from(["admin", "manager", "employee"])),
     st.tuples(st.just("member_active"), member, st.booleans()),
     st.tuples(st.just("members_bulk"), st.integers(1, 3), department),
+    st.tuples(st.just("goal_move"), goal, member, st.booleans()),  # to the closed period?
 )
 
 
@@ -67,7 +71,7 @@ class World:
                         MembershipFactory(org=org, supervisor=manager),  # no department
                         MembershipFactory(org=org, supervisor=manager,
                                           department=self.departments[1])]  # fmt: skip
-        closed = PeriodFactory(org=org, name="2026 H1", status="closed")
+        self.closed = closed = PeriodFactory(org=org, name="2026 H1", status="closed")
         assessed = GoalFactory(owner=employee, period=period, status="approved", weight=20)
         SelfAssessmentFactory(goal=assessed, rating=3)
         rated = GoalFactory(owner=self.members[3], period=period, status="approved")
@@ -136,6 +140,11 @@ class World:
             ids = sorted({self.goal_id(i) for i in indexes})
             body = {"goal_ids": ids, "action": action, "comment": "Reviewed"}
             return api.post(admin, "/goals/bulk-status", body).status_code
+        if kind == "goal_move":
+            period = self.closed if args[2] else self.period
+            moved = Goal.objects.filter(pk=self.goal_id(args[0]))
+            moved.update(owner=self.members[args[1]], period=period)
+            return 200
         goal_id, owner = self._goal(args[0])
         if kind == "goal_weight":
             return api.patch(owner, f"/goals/{goal_id}", {"weight": args[1]}).status_code

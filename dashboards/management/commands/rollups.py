@@ -1,4 +1,5 @@
-"""`manage.py rollups --verify [--org SLUG]` / `--rebuild [--org SLUG]` (dashboards.rollups)."""
+"""`manage.py rollups --verify [--org SLUG]` / `--rebuild [--org SLUG]` (dashboards.rollups): the
+dashboards' rollups and the team page's (evaluations.models.OwnerGoalRollup)."""
 
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
@@ -8,8 +9,8 @@ from dashboards.rollups import org_id_of, rollups_rebuild, rollups_verify
 
 class Command(BaseCommand):
     help = (
-        "Check the dashboard rollups against a recompute from the base tables (--verify: exits 1 "
-        "and prints each difference), or rewrite them from it (--rebuild)."
+        "Check the rollups (dashboards, team page) against a recompute from the base tables "
+        "(--verify: exits 1 and prints each difference), or rewrite them from it (--rebuild)."
     )
 
     def add_arguments(self, parser):
