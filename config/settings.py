@@ -258,8 +258,6 @@ WEBHOOKS_RETRY_FOR_SECONDS = env.float("WEBHOOKS_RETRY_FOR_SECONDS", default=24 
 RATE_LIMITS_ENABLED = env.bool("RATE_LIMITS_ENABLED", default=True)
 RATE_LIMIT_USER = env.str("RATE_LIMIT_USER", default="1200/m")  # per user per org
 RATE_LIMIT_ANON = env.str("RATE_LIMIT_ANON", default="120/m")  # per IP, no valid token
-# Tokens of the anonymous counter a process may lease at once (core.ratelimit); 1: no leasing.
-RATE_LIMIT_ANON_LEASE = env.int("RATE_LIMIT_ANON_LEASE", default=16)
 RATE_LIMIT_LOGIN_IP = env.str("RATE_LIMIT_LOGIN_IP", default="30/m")
 RATE_LIMIT_LOGIN_EMAIL = env.str("RATE_LIMIT_LOGIN_EMAIL", default="10/m")
 # Proxies in front of the app that append to X-Forwarded-For (0: use the socket's address).

@@ -16,15 +16,6 @@ spend two windows' worth across a boundary.
 Redis down means no limits (fail open): availability beats throttling, and PostgreSQL is still
 protected by the pool size and `statement_timeout`.
 
-The anonymous counter is leased (`AnonymousLeases`): every anonymous request used to pay a Redis
-round trip of its own, ~100-140 µs of CPU in the request (a quarter of the benchmark floor). A
-process now takes a block of tokens in one atomic script call and spends them locally; the
-block is sized by Redis from the budget left, `(limit - count) // 16` capped at
-`RATE_LIMIT_ANON_LEASE` (16), so it shrinks to one token, i.e. the exact counter of before, in
-the last 32 of the window. The grant never exceeds the limit; the price is that a process may
-hold unspent tokens of a client that then only reaches other processes (at most 15 of 120, only
-while more than 32 were left). `RATE_LIMIT_ANON_LEASE=1` turns leasing off.
-
 Every 429 comes from this module, through one of four doors:
 1. `AnonymousRateLimitMiddleware`: a request without credentials (or to the token endpoints)
    before any work; one with credentials that never reached authentication (unknown path,
@@ -38,12 +29,9 @@ Every 429 comes from this module, through one of four doors:
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import math
-import os
 import re
-import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -55,7 +43,7 @@ from django.core import checks
 from django.core.cache import cache
 from django.http import HttpRequest, HttpResponse
 from django_redis import get_redis_connection
-from redis.exceptions import NoScriptError, RedisError
+from redis.exceptions import RedisError
 
 from core.errors import ApplicationError, Unauthorized, application_error_response
 from core.keyslots import keys_by_slot
@@ -240,74 +228,8 @@ def authentication_counted(request: HttpRequest, resolve: Callable[[], T]) -> T:
     try:
         return resolve()
     except Unauthorized:
-        anonymous_admit(request)
+        count_and_enforce(anonymous_counter(request))
         raise
-
-
-# KEYS[1] the counter; ARGV: limit, lease cap, expiry. Returns {count after, tokens granted}.
-_LEASE_SCRIPT = """
-local count = tonumber(redis.call('GET', KEYS[1]) or '0')
-local size = math.max(1, math.min(tonumber(ARGV[2]), math.floor((tonumber(ARGV[1]) - count) / 16)))
-count = redis.call('INCRBY', KEYS[1], size)
-if count == size then redis.call('EXPIRE', KEYS[1], ARGV[3]) end
-return {count, math.max(0, math.min(size, tonumber(ARGV[1]) - count + size))}
-"""
-_LEASE_SHA = hashlib.sha1(_LEASE_SCRIPT.encode()).hexdigest()  # noqa: S324 - a script name, not a secret
-
-
-class AnonymousLeases:
-    """This process's unspent tokens of the anonymous counters (module docstring). Keys carry
-    their window, so a new window starts a new book; a fork starts an empty one (a child must
-    not spend its parent's tokens)."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._tokens: dict[str, int] = {}
-        self._owner = (os.getpid(), 0)
-
-    def _book(self, window: int) -> dict[str, int]:
-        owner = (os.getpid(), window)
-        if owner != self._owner or len(self._tokens) > 10_000:
-            self._tokens, self._owner = {}, owner
-        return self._tokens
-
-    def spend(self, c: Counter) -> bool:
-        """True when `c` admits one more request: a token of this process's lease, else a new
-        lease from Redis (fails open when Redis is down)."""
-        window = int(c.key.rsplit(":", 1)[1])
-        entry = f"{c.key}/{c.rate.limit}"  # a changed limit starts afresh
-        with self._lock:
-            tokens = self._book(window)
-            left = tokens.get(entry, 0)
-            if left > 0:
-                tokens[entry] = left - 1
-                return True
-        cap = max(1, settings.RATE_LIMIT_ANON_LEASE)
-        lease = (1, cache.client.make_key(c.key), c.rate.limit, cap, c.rate.seconds + 1)
-        try:
-            client = get_redis_connection("default")
-            try:
-                _, granted = client.evalsha(_LEASE_SHA, *lease)
-            except NoScriptError:  # a restarted or new Redis: EVAL loads it
-                _, granted = client.eval(_LEASE_SCRIPT, *lease)
-        except (RedisError, OSError):
-            logger.warning("rate lease failed; serving without it", exc_info=True)
-            return True
-        if granted > 1:
-            with self._lock:
-                tokens = self._book(window)
-                tokens[entry] = tokens.get(entry, 0) + granted - 1
-        return granted > 0
-
-
-anonymous_leases = AnonymousLeases()
-
-
-def anonymous_admit(request: HttpRequest) -> None:
-    """Counts one anonymous request against its IP (leased); RateLimited past the limit."""
-    c = anonymous_counter(request)
-    if c is not None and not anonymous_leases.spend(c):
-        raise RateLimited(c.retry_after)
 
 
 class AnonymousRateLimitMiddleware:
@@ -331,10 +253,10 @@ class AnonymousRateLimitMiddleware:
         )
         try:
             if anonymous:
-                anonymous_admit(request)
+                count_and_enforce(anonymous_counter(request))
             response = self.get_response(request)
             if not anonymous and not getattr(request, "rate_counted", False):
-                anonymous_admit(request)
+                count_and_enforce(anonymous_counter(request))
         except RateLimited as exc:
             return application_error_response(request, exc)
         return response
