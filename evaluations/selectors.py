@@ -12,12 +12,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from django.db.models import Count, F, Q, Subquery, Sum, Value, Window
+from django.db.models import F, Subquery, Sum, Value, Window
 
 from core.errors import NotFound
 from core.pagination import _after as keyset_after
 from core.pagination import cursor_encode
 from core.sql import CompiledQuery, Params, cursor_values
+from evaluations.models import OWNER_GOAL_COUNTS, OwnerGoalRollup
 from evaluations.permissions import feedback_published_q, feedback_visible_flag
 from goals.models import Competency, CoreValue, Goal
 from goals.permissions import can_see_member, is_editor, is_reviewer
@@ -292,26 +293,19 @@ def _team_members_query(p: Params, role: str, period_given: bool, after: bool, l
 
 
 def _team_goal_counts_query(p: Params):
-    """Per member of the page: goal counts by status, progress and the weighted-score sums in
-    the period, in one GROUP BY (the page's member ids as one array parameter)."""
+    """The rollup rows (OwnerGoalRollup) of the page's members in the period: one primary-key
+    lookup per member, the page's member ids as one array parameter."""
     return (
-        Goal.objects.filter(org_id=p.org_id, owner_id__any=p.owner_ids, period_id=p.period_id)
-        .values("owner_id")
-        .annotate(
-            total=Count("id"),
-            **goal_status_counts(),
-            self_assessed=Count("id", filter=Q(self_assessments__status="submitted")),
-            feedback_published=Count("id", filter=feedback_published_q("feedback")),
-            **weighted_score_sums(),
+        OwnerGoalRollup.objects.filter(
+            org_id=p.org_id, period_id=p.period_id, owner_id__any=p.owner_ids
         )
+        .values("owner_id", *OWNER_GOAL_COUNTS)
         .order_by()
     )
 
 
 _TEAM_MEMBERS = CompiledQuery(_team_members_query)
-# Not prepared: the generic plan of `owner_id = ANY($2)` (array length unknown) ran 86 ms
-# at the reference size against 2.2 ms planned for the page's ids.
-_TEAM_GOAL_COUNTS = CompiledQuery(_team_goal_counts_query, prepare=False)
+_TEAM_GOAL_COUNTS = CompiledQuery(_team_goal_counts_query)
 _TEAM_CURSOR_FIELDS = (Membership._meta.get_field("created_at"), Membership._meta.pk)
 
 
@@ -324,8 +318,9 @@ def team_page(
     limit: int,
 ) -> dict[str, Any]:
     """The actor's direct reports (every member for an admin), one page, in two queries: the
-    page of members; one GROUP BY over their goals in the period with FILTER counts.
-    Managers and admins only (403). Both queries are compiled once per shape (core.sql)."""
+    page of members; their goal counts in the period, read from the rollup kept by triggers
+    (OwnerGoalRollup; a member without a row has no goals there). Managers and admins only
+    (403). Both queries are compiled once per shape (core.sql)."""
     ensure_admin_or_manager(actor)
     after = cursor_values(cursor, _TEAM_CURSOR_FIELDS) if cursor else [None, None]
     rows = _TEAM_MEMBERS.dicts(
@@ -360,7 +355,7 @@ def team_page(
             {
                 "member": member,
                 "goals": {
-                    "total": counts.get("total", 0),
+                    "total": counts.get("goals", 0),
                     "by_status": {s: counts.get(f"status_{s}", 0) for s in GOAL_STATUSES},
                 },
                 "self_assessments_submitted": counts.get("self_assessed", 0),

@@ -92,7 +92,7 @@ def test_team_page_costs_two_queries_at_two_sizes(
         rated_goal(MembershipFactory(org=org, supervisor=manager), period, weight=10,
                     rating=3, feedback_status="published")  # fmt: skip
     api.get(manager, "/me")  # warm auth
-    # one page of members; one GROUP BY over their goals in the period
+    # one page of members; their rows of the goal-count rollup (OwnerGoalRollup), by primary key
     with django_assert_num_queries(2):
         small = api.get(manager, TEAM)
     for _ in range(27):
