@@ -20,6 +20,7 @@ from django_redis import get_redis_connection
 from redis.exceptions import RedisError
 
 from core import cache_retry
+from core.expiry import jittered
 from core.keyslots import org_tag
 
 ORG_TTL = 300
@@ -51,15 +52,15 @@ def account_key(user_id: int) -> str:
 
 
 def org_entry_store(*, slug: str, org: dict[str, Any] | None) -> None:
-    cache.set(org_slug_key(slug), {"org": org}, ORG_TTL)
+    cache.set(org_slug_key(slug), {"org": org}, jittered(ORG_TTL))
 
 
 def member_entry_store(*, org_id: int, user_id: int, member: dict[str, Any] | None) -> None:
-    cache.set(member_key(org_id, user_id), {"member": member}, MEMBER_TTL)
+    cache.set(member_key(org_id, user_id), {"member": member}, jittered(MEMBER_TTL))
 
 
 def account_entry_store(*, user_id: int, account: dict[str, Any]) -> None:
-    cache.set(account_key(user_id), account, ACCOUNT_TTL)
+    cache.set(account_key(user_id), account, jittered(ACCOUNT_TTL))
 
 
 def member_entries_forget_on_commit(pairs: Iterable[tuple[int, int]]) -> None:
