@@ -30,7 +30,7 @@ from typing import Any, TypeVar
 
 import structlog
 from django.conf import settings
-from django.db import DEFAULT_DB_ALIAS
+from django.db import DEFAULT_DB_ALIAS, connections
 from django.db import Error as DatabaseError
 from prometheus_client import Counter
 
@@ -85,6 +85,32 @@ def replica_build(build: Callable[[], T], *, caught_up: Callable[[], bool] | Non
         logger.warning("replica read failed", error=str(exc).strip()[:200])
         PAGE_BUILDS.labels("primary_error").inc()
     return build()
+
+
+# Seconds since the last replayed transaction, 0 when the standby has replayed all it received.
+_LAG_SQL = """
+SELECT CASE WHEN pg_last_wal_receive_lsn() IS NOT DISTINCT FROM pg_last_wal_replay_lsn() THEN 0
+            ELSE EXTRACT(EPOCH FROM now() - pg_last_xact_replay_timestamp()) END
+"""
+
+
+def replica_check() -> dict[str, Any]:
+    """`/health`'s `replica` entry (with `DATABASE_REPLICA_URL`; core.apps registers it): its
+    replay lag, or `down` (the service is then `degraded`: pages are built on the primary). In
+    the `REPLICA_DOWN_SECONDS` after a failure it is reported down without a new attempt, so
+    `/health` does not wait a pool timeout each time."""
+    global _replica_down_until
+    if time.monotonic() < _replica_down_until:
+        return {"status": "down"}
+    try:
+        with connections[REPLICA].cursor() as cursor:
+            cursor.execute(_LAG_SQL)
+            (lag,) = cursor.fetchone()
+    except DatabaseError as exc:
+        if is_database_unavailable(exc):
+            _replica_down_until = time.monotonic() + REPLICA_DOWN_SECONDS
+        raise
+    return {"lag_seconds": round(float(lag or 0), 3)}
 
 
 class ReplicaRouter:

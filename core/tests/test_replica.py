@@ -255,6 +255,9 @@ def test_a_replica_that_is_down_costs_one_pool_timeout_then_the_primary_serves_p
 ):
     r = replicated
     goal = r.draft_goal()
+    status, _, health, _ = r.employee.call("GET", "/health")
+    assert (status, health["status"], health["checks"]["replica"]["status"]) == (200, "ok", "ok")
+    assert health["checks"]["replica"]["lag_seconds"] >= 0
     r.standby.stop()
     try:
         before = page_builds(r.port)
@@ -269,6 +272,15 @@ def test_a_replica_that_is_down_costs_one_pool_timeout_then_the_primary_serves_p
         assert timings[0] < 2.5  # one pool timeout (DB_POOL_TIMEOUT 1.5 s), then the primary
         assert max(timings[1:]) < 0.5  # the primary, without asking the replica again
         assert builds_since(r.port, before)["primary_error"] == 1
+        # Pages go to the primary: the service still answers, degraded; within the down
+        # window /health does not wait for the replica again.
+        status, _, health, seconds = r.employee.call("GET", "/health")
+        assert (status, health["status"], health["checks"]["replica"]["status"]) == (
+            200,
+            "degraded",
+            "down",
+        )
+        assert seconds < 0.5
     finally:
         r.standby.start()
     r.standby.caught_up_wait()
