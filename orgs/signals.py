@@ -4,6 +4,7 @@ Bulk `QuerySet.update()` sends no signals: services that use it invalidate expli
 """
 
 from django.core.cache import cache
+from django.db import transaction
 from django.db.models.signals import post_delete, post_save, pre_delete
 from django.dispatch import receiver
 
@@ -12,6 +13,7 @@ from orgs.cache import (
     keys_delete_on_commit,
     member_entries_forget_on_commit,
     org_slug_key,
+    org_versions_bump,
 )
 from orgs.models import Department, Membership, Organization
 from users.models import User
@@ -35,9 +37,12 @@ def forget_membership(sender, instance: Membership, **kwargs) -> None:
 
 @receiver(user_profile_changed)
 def forget_user_memberships(sender, user_id: int, **kwargs) -> None:
-    """Member and account entries carry the user's email and name."""
-    org_ids = Membership.objects.filter(user_id=user_id).values_list("org_id", flat=True)
+    """Member and account entries carry the user's email and name; so do the pages and member
+    counts cached per org data version (a search matches them), so those orgs' versions move."""
+    org_ids = set(Membership.objects.filter(user_id=user_id).values_list("org_id", flat=True))
     member_entries_forget_on_commit((org_id, user_id) for org_id in org_ids)
+    if org_ids:
+        transaction.on_commit(lambda: org_versions_bump(org_ids))
     keys_delete_on_commit([account_key(user_id)])
 
 
