@@ -49,8 +49,8 @@ status: ## Show whether the embedded servers run
 migrate: services ## Apply migrations
 	$(PY) manage.py migrate --no-input
 
-demo: migrate ## Load the demo data if the database is empty; print the logins
-	$(PY) manage.py seed --demo --if-empty
+demo: migrate ## Load the demo orgs and logins unless they exist; print the logins
+	$(PY) manage.py seed --demo --if-missing
 
 GUNICORN = $(VENV)/bin/gunicorn -c config/gunicorn.conf.py --bind $(HOST):$(PORT)
 SERVE_granian = $(PY) -m config.granian_conf config.wsgi:application --bind $(HOST):$(PORT)

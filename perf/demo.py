@@ -42,6 +42,14 @@ def demo_logins() -> list[tuple[str, str, str]]:
     return [*members, (SUPPORT_EMAIL, "support", "/admin/ (staff, Support group)")]
 
 
+def demo_present() -> bool:
+    """Whether any demo org or login exists already (loading again would collide with it)."""
+    return (
+        Organization.objects.filter(slug__in=[slug for slug, _ in DEMO_ORGS]).exists()
+        or User.objects.filter(email__in=[email for email, _, _ in demo_logins()]).exists()
+    )
+
+
 @transaction.atomic
 def demo_seed() -> None:
     support = User.objects.create_user(

@@ -8,6 +8,7 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from orgs.models import Membership, Organization
+from orgs.tests.factories import OrganizationFactory
 from perf.demo import DEMO_PASSWORD
 
 pytestmark = pytest.mark.django_db
@@ -64,3 +65,23 @@ def test_seed_demo_twice_is_refused(settings):
 
     with pytest.raises(CommandError, match="already exist"):
         call_command("seed", "--demo", stdout=StringIO())
+
+
+def test_make_runs_demo_loads_beside_other_data_once_and_its_logins_then_work(api, settings):
+    """`make run` calls `seed --demo --if-missing`: after `make seed` or `make bench-ci` the
+    database has other orgs, and the logins it prints must still work."""
+    settings.DEBUG = True
+    OrganizationFactory(slug="ci-bench")
+
+    first, again = StringIO(), StringIO()
+    call_command("seed", "--demo", "--if-missing", stdout=first)
+    call_command("seed", "--demo", "--if-missing", stdout=again)
+
+    assert "Demo data loaded." in first.getvalue()
+    assert "Demo data already loaded." in again.getvalue()
+    assert "admin@acme.example" in again.getvalue()
+    assert Organization.objects.filter(slug__in=["acme", "globex", "ci-bench"]).count() == 3
+    login = api.post(
+        None, "/api/auth/login", {"email": "admin@acme.example", "password": DEMO_PASSWORD}
+    )
+    assert login.status_code == 200, login.content

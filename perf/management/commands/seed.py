@@ -4,7 +4,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from orgs.models import Organization
-from perf.demo import DEMO_PASSWORD, demo_logins, demo_seed
+from perf.demo import DEMO_PASSWORD, demo_logins, demo_present, demo_seed
 from perf.seeding import SeedSize, reference_seed
 
 
@@ -21,6 +21,12 @@ class Command(BaseCommand):
             action="store_true",
             help="with --demo: do nothing (but print the logins) when the database has orgs",
         )
+        parser.add_argument(
+            "--if-missing",
+            action="store_true",
+            help="with --demo: load the demo orgs and logins unless they exist (`make run`), "
+            "whatever other data the database holds (a `make seed`, `make bench-ci`)",
+        )
         defaults = SeedSize()
         parser.add_argument("--members", type=int, default=defaults.members)
         parser.add_argument("--goals-per-member", type=int, default=defaults.goals_per_member)
@@ -31,17 +37,19 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         if options["demo"]:
-            self._demo(if_empty=options["if_empty"])
+            self._demo(if_empty=options["if_empty"], if_missing=options["if_missing"])
         else:
             self._reference(options)
 
-    def _demo(self, *, if_empty: bool) -> None:
+    def _demo(self, *, if_empty: bool, if_missing: bool) -> None:
         if not settings.DEBUG:
             raise CommandError("Demo data is refused when DEBUG is off.")
         if if_empty and Organization.objects.exists():
             self.stdout.write("The database already has data; demo data not loaded.")
-        elif Organization.objects.filter(slug__in=["acme", "globex"]).exists():
-            raise CommandError("Demo orgs already exist.")
+        elif demo_present():
+            if not if_missing:
+                raise CommandError("Demo orgs already exist.")
+            self.stdout.write("Demo data already loaded.")
         else:
             demo_seed()
             self.stdout.write(self.style.SUCCESS("Demo data loaded."))
