@@ -275,7 +275,9 @@ class Upkeep:
             outcomes.update(await sync_call(_resolve_many, pairs=list(missing.values())))
             values = await sync_call(_entries_read, watched=[w for _, w in batch])
             stale = _stale(batch, values)
-        pairs = list({(w.token, w.slug) for w, _ in stale.values()} - outcomes.keys())
+        # Every socket still stale is checked after this read, the one checked above too: its
+        # verdict was taken before it, so a change landing in between would pass as judged.
+        pairs = list({(w.token, w.slug) for w, _ in stale.values()})
         for start in range(0, len(pairs), REVALIDATE_CHUNK):  # the loop runs in between
             chunk = pairs[start : start + REVALIDATE_CHUNK]
             outcomes.update(await sync_call(_resolve_many, pairs=chunk))
