@@ -65,11 +65,18 @@ def _replica_reads() -> Iterator[None]:
         _reading_replica.reset(token)
 
 
+def _replica_failed(exc: DatabaseError) -> None:
+    """An unreachable replica is not asked again for `REPLICA_DOWN_SECONDS`, by page builds
+    and `/health` alike (a replay conflict is not an outage: it is asked again at once)."""
+    global _replica_down_until
+    if is_database_unavailable(exc):
+        _replica_down_until = time.monotonic() + REPLICA_DOWN_SECONDS
+
+
 def replica_build(build: Callable[[], T], *, caught_up: Callable[[], bool] | None) -> T:
     """`build()`, reading from the replica when `caught_up()` (run there first) says it has
     replayed what the caller must see; else, or when the replica fails, from the primary.
     `caught_up=None` (nothing to compare with: Redis was unreachable) means the primary."""
-    global _replica_down_until
     if caught_up is None or not replica_configured() or time.monotonic() < _replica_down_until:
         return build()
     try:
@@ -80,8 +87,7 @@ def replica_build(build: Callable[[], T], *, caught_up: Callable[[], bool] | Non
                 return page
         PAGE_BUILDS.labels("primary_lag").inc()
     except DatabaseError as exc:  # a replay conflict, or the replica is gone: the primary answers
-        if is_database_unavailable(exc):
-            _replica_down_until = time.monotonic() + REPLICA_DOWN_SECONDS
+        _replica_failed(exc)
         logger.warning("replica read failed", error=str(exc).strip()[:200])
         PAGE_BUILDS.labels("primary_error").inc()
     return build()
@@ -99,7 +105,6 @@ def replica_check() -> dict[str, Any]:
     replay lag, or `down` (the service is then `degraded`: pages are built on the primary). In
     the `REPLICA_DOWN_SECONDS` after a failure it is reported down without a new attempt, so
     `/health` does not wait a pool timeout each time."""
-    global _replica_down_until
     if time.monotonic() < _replica_down_until:
         return {"status": "down"}
     try:
@@ -107,8 +112,7 @@ def replica_check() -> dict[str, Any]:
             cursor.execute(_LAG_SQL)
             (lag,) = cursor.fetchone()
     except DatabaseError as exc:
-        if is_database_unavailable(exc):
-            _replica_down_until = time.monotonic() + REPLICA_DOWN_SECONDS
+        _replica_failed(exc)
         raise
     return {"lag_seconds": round(float(lag or 0), 3)}
 

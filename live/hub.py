@@ -199,6 +199,9 @@ class _Watched:
     seen: int | None = None  # the hash of their stored bytes when it last decided
 
 
+ORG_ENTRY = 2  # the position of the org's entry in a watched socket's keys
+
+
 class Upkeep:
     """Every open socket's token and membership checked again each `WS_REVALIDATE_SECONDS`,
     and a ping sent (and its registration for the per-user cap refreshed) each
@@ -234,7 +237,7 @@ class Upkeep:
         keys = (
             auth_cache.token_key(token),
             auth_cache.user_version_key(member.user_id),
-            org_cache.org_slug_key(slug),
+            org_cache.org_slug_key(slug),  # at ORG_ENTRY: shared by the org's sockets
             org_cache.member_key(member.org_id, member.user_id),
         )
         registration = {"org_id": member.org_id, "user_id": member.user_id, "socket_id": socket_id}
@@ -269,7 +272,9 @@ class Upkeep:
         # are not stale any more: 1,000 sockets of one org cost one resolve at each expiry, not
         # ~0.7 s of this process's CPU. Changed or still gone, they all are, in this round.
         missing = {
-            w.slug: (w.token, w.slug) for w, _ in stale.values() if values.get(w.keys[2]) is None
+            w.slug: (w.token, w.slug)
+            for w, _ in stale.values()
+            if values.get(w.keys[ORG_ENTRY]) is None
         }
         if missing and values is not _UNREAD:
             outcomes.update(await sync_call(_resolve_many, pairs=list(missing.values())))
